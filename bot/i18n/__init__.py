@@ -9,7 +9,7 @@ no compile step. Numbers and dates are formatted with Babel's CLDR data.
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel import Locale
@@ -33,7 +33,7 @@ def normalize_locale(value: str | None, default: str = DEFAULT_LOCALE) -> str:
     return lang if lang in LOCALES else default
 
 
-@lru_cache(maxsize=None)
+@cache
 def _catalog(locale: str) -> dict[str, str | tuple[str, ...]]:
     path = _HERE / locale / "LC_MESSAGES" / "okrbot.po"
     if not path.exists():
@@ -50,7 +50,7 @@ def _catalog(locale: str) -> dict[str, str | tuple[str, ...]]:
     return entries
 
 
-def N_(msgid: str) -> str:  # noqa: N802 - gettext's conventional marker name
+def N_(msgid: str) -> str:
     """Mark a string for extraction where it is defined; translate it later with `t`."""
     return msgid
 

@@ -1,0 +1,146 @@
+"""OKR and KPI arithmetic (SPEC §2): pure functions, the numbers people check by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+
+from bot.domain import Direction
+
+ON_TRACK_MARGIN = 0.10
+AT_RISK_MARGIN = 0.25
+LOW_CONFIDENCE = 3
+_SPARKS = "▁▂▃▄▅▆▇█"
+
+
+class KrStatus(StrEnum):
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+
+
+class KpiStatus(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    OFF = "off"
+
+
+class Trend(StrEnum):
+    IMPROVING = "improving"
+    WORSENING = "worsening"
+    STEADY = "steady"
+    UNKNOWN = "unknown"
+
+
+def kr_progress(start: float, target: float, current: float) -> float:
+    """`(current - start) / (target - start)`, unclamped; the same formula for decreasing KRs.
+
+    A KR whose start equals its target is all or nothing: done once current meets the target.
+    """
+    if math.isclose(start, target, rel_tol=1e-9, abs_tol=1e-12):
+        return 1.0 if math.isclose(current, target, rel_tol=1e-9, abs_tol=1e-9) else 0.0
+    return (current - start) / (target - start)
+
+
+def clamp(progress: float) -> float:
+    """Progress as a bar shows it: 0 to 1."""
+    return min(1.0, max(0.0, progress))
+
+
+def percent(progress: float) -> int:
+    """The whole percent shown to people (half rounds up), clamped to 0–100."""
+    return math.floor(clamp(progress) * 100 + 0.5)
+
+
+def is_exceeded(start: float, target: float, current: float) -> bool:
+    """True when a KR has gone past its target in its own direction."""
+    return start != target and kr_progress(start, target, current) > 1.0
+
+
+def expected_progress(start: dt.date, end: dt.date, at: dt.datetime) -> float:
+    """Elapsed fraction of a cycle that runs from `start` 00:00 through the whole of `end`."""
+    tz = at.tzinfo or dt.UTC
+    begin = dt.datetime.combine(start, dt.time(), tzinfo=tz)
+    finish = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    total = (finish - begin).total_seconds()
+    if total <= 0:
+        return 1.0
+    return clamp((at - begin).total_seconds() / total)
+
+
+def kr_status(
+    progress: float,
+    expected: float,
+    *,
+    confidence: int | None = None,
+    explicit: str | None = None,
+) -> KrStatus:
+    """Status from progress against expected; an owner's explicit word wins, and a
+    confidence of 3/10 or less makes the KR at least at risk."""
+    if explicit in KrStatus.__members__.values():
+        return KrStatus(explicit)
+    progress = clamp(progress)
+    if progress >= expected - ON_TRACK_MARGIN:
+        status = KrStatus.ON_TRACK
+    elif progress >= expected - AT_RISK_MARGIN:
+        status = KrStatus.AT_RISK
+    else:
+        status = KrStatus.OFF_TRACK
+    if confidence is not None and confidence <= LOW_CONFIDENCE and status is KrStatus.ON_TRACK:
+        return KrStatus.AT_RISK
+    return status
+
+
+def objective_progress(krs: Iterable[tuple[float, float]]) -> float:
+    """Weighted mean of `(progress, weight)` pairs, each progress clamped to 0–1."""
+    total = weighted = 0.0
+    for progress, weight in krs:
+        total += weight
+        weighted += clamp(progress) * weight
+    return weighted / total if total > 0 else 0.0
+
+
+def _better(value: float, than: float, direction: str) -> bool:
+    return value >= than if direction == Direction.HIGHER else value <= than
+
+
+def kpi_status(value: float, *, target: float, warn: float | None, direction: str) -> KpiStatus:
+    """`ok` when the value meets the target in its direction, `warn` between target and the
+    warn threshold (inclusive), `off` beyond it or when there is no warn threshold."""
+    if _better(value, target, direction):
+        return KpiStatus.OK
+    if warn is not None and _better(value, warn, direction):
+        return KpiStatus.WARN
+    return KpiStatus.OFF
+
+
+def trend(values: Sequence[float], direction: str) -> Trend:
+    """Whether the last period moved the right way, judged against the one before it.
+
+    Moves smaller than 1% of the earlier value count as steady, so noise is not news.
+    """
+    if len(values) < 2:
+        return Trend.UNKNOWN
+    before, last = values[-2], values[-1]
+    if math.isclose(last, before, rel_tol=0.01, abs_tol=1e-9):
+        return Trend.STEADY
+    return Trend.IMPROVING if _better(last, before, direction) else Trend.WORSENING
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """`▁▃▅█` for a series; a flat series is a flat line."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    if math.isclose(low, high):
+        return _SPARKS[3] * len(values)
+    scale = (len(_SPARKS) - 1) / (high - low)
+    return "".join(_SPARKS[round((value - low) * scale)] for value in values)
+
+
+def bar(progress: float, width: int = 10) -> str:
+    """A text progress bar, `▓▓▓▓░░░░░░` for 40%."""
+    filled = percent(progress) * width // 100
+    return "▓" * filled + "░" * (width - filled)

@@ -1,0 +1,264 @@
+"""Every table okrbot stores. Each row carries the Slack workspace id it belongs to.
+
+Integrity lives in the schema: unique indexes are the claims that make imports idempotent and
+check-in prompts exactly-once, so no service has to re-check what the database enforces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bot.domain import Direction, InitiativeStatus, Period, PromptState, Role
+
+# Named constraints let Alembic alter them later (SQLite batch mode needs the names).
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """Now, timezone-aware (SQLModel rejects naive datetimes)."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Workspace(SQLModel, table=True):
+    """A Slack workspace (team id `T…`) that installed okrbot."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(default="", max_length=200)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Person(SQLModel, table=True):
+    """A Slack user okrbot knows: language, timezone, and when they are away."""
+
+    __table_args__ = (UniqueConstraint("workspace_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    user_id: str = Field(max_length=32)
+    email: str | None = Field(default=None, max_length=320)
+    name: str = Field(default="", max_length=200)
+    locale: str | None = Field(default=None, max_length=16)
+    timezone: str | None = Field(default=None, max_length=64)
+    away_until: dt.date | None = None
+    deactivated: bool = False
+
+
+class Cycle(SQLModel, table=True):
+    """An OKR cycle such as `2026-Q4`."""
+
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    name: str = Field(max_length=64)
+    start: dt.date
+    end: dt.date
+
+
+class Team(SQLModel, table=True):
+    """A team: its channel and its check-in and digest schedules."""
+
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    name: str = Field(max_length=200)
+    channel_id: str | None = Field(default=None, max_length=32, index=True)
+    checkin_schedule: str | None = Field(default=None, max_length=100)
+    checkin_timezone: str | None = Field(default=None, max_length=64)
+    remind_after_minutes: int = 240
+    close_after_minutes: int = 1440
+    digest_schedule: str | None = Field(default=None, max_length=100)
+
+
+class Membership(SQLModel, table=True):
+    """A person's place in a team, as member or manager (a person may be both)."""
+
+    __table_args__ = (UniqueConstraint("team_id", "user_id", "role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    user_id: str = Field(max_length=32, index=True)
+    role: str = Field(default=Role.MEMBER, max_length=16)
+
+
+class Objective(SQLModel, table=True):
+    """Where a team wants to go in a cycle."""
+
+    __table_args__ = (UniqueConstraint("team_id", "cycle_id", "title"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32, index=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    cycle_id: int = Field(foreign_key="cycle.id")
+    title: str = Field(max_length=300)
+    owner_id: str | None = Field(default=None, max_length=32)
+    position: int = 0
+
+
+class Kpi(SQLModel, table=True):
+    """A health metric a team watches every period."""
+
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    name: str = Field(max_length=200)
+    owner_id: str | None = Field(default=None, max_length=32)
+    unit: str = Field(default="", max_length=32)
+    direction: str = Field(default=Direction.HIGHER, max_length=24)
+    target: float
+    warn: float | None = None
+    period: str = Field(default=Period.MONTHLY, max_length=16)
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    alert_state: str | None = Field(default=None, max_length=8)
+
+
+class KeyResult(SQLModel, table=True):
+    """How a team will know it got there. `number` is the workspace-wide short id (`KR-7`).
+
+    `current`, `confidence` and `status` mirror the latest update so summaries need no scan of
+    the update history; the history itself lives in `KrUpdate`.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "number"),
+        UniqueConstraint("objective_id", "title"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    number: int
+    objective_id: int = Field(foreign_key="objective.id", index=True)
+    title: str = Field(max_length=300)
+    owner_id: str | None = Field(default=None, max_length=32, index=True)
+    start: float
+    target: float
+    current: float
+    unit: str = Field(default="", max_length=32)
+    weight: float = 1.0
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    kpi_id: int | None = Field(default=None, foreign_key="kpi.id", index=True)
+    confidence: int | None = None
+    status: str | None = Field(default=None, max_length=16)
+    position: int = 0
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Initiative(SQLModel, table=True):
+    """What the team will do to move a key result."""
+
+    __table_args__ = (UniqueConstraint("kr_id", "title"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    kr_id: int = Field(foreign_key="keyresult.id", index=True)
+    title: str = Field(max_length=300)
+    owner_id: str | None = Field(default=None, max_length=32, index=True)
+    status: str = Field(default=InitiativeStatus.PLANNED, max_length=16)
+    position: int = 0
+
+
+class KrUpdate(SQLModel, table=True):
+    """One change to a key result, kept forever with who made it and from where."""
+
+    __table_args__ = (Index("ix_krupdate_kr_created", "kr_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    kr_id: int = Field(foreign_key="keyresult.id")
+    old_value: float | None = None
+    new_value: float | None = None
+    confidence: int | None = None
+    status: str | None = Field(default=None, max_length=16)
+    note: str | None = Field(default=None, max_length=3000)
+    author_id: str | None = Field(default=None, max_length=32)
+    source: str = Field(max_length=16)
+    round_id: int | None = Field(default=None, foreign_key="checkinround.id", index=True)
+    message_ts: str | None = Field(default=None, max_length=32, index=True)
+    reverted: bool = False
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class InitiativeUpdate(SQLModel, table=True):
+    """One change of an initiative's status."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    initiative_id: int = Field(foreign_key="initiative.id", index=True)
+    old_status: str = Field(max_length=16)
+    new_status: str = Field(max_length=16)
+    note: str | None = Field(default=None, max_length=3000)
+    author_id: str | None = Field(default=None, max_length=32)
+    source: str = Field(max_length=16)
+    message_ts: str | None = Field(default=None, max_length=32, index=True)
+    reverted: bool = False
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class KpiMeasurement(SQLModel, table=True):
+    """A KPI's value for one period (`2026-10`, `2026-W44`); the latest row per period counts."""
+
+    __table_args__ = (Index("ix_kpimeasurement_kpi_period", "kpi_id", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    kpi_id: int = Field(foreign_key="kpi.id")
+    period: str = Field(max_length=16)
+    value: float
+    author_id: str | None = Field(default=None, max_length=32)
+    source: str = Field(max_length=16)
+    message_ts: str | None = Field(default=None, max_length=32, index=True)
+    reverted: bool = False
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class CheckinRound(SQLModel, table=True):
+    """One scheduled check-in of a team; (team, scheduled_for) is the claim to open it."""
+
+    __table_args__ = (UniqueConstraint("team_id", "scheduled_for"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    scheduled_for: dt.datetime
+    opened_at: dt.datetime = Field(default_factory=utcnow)
+    closes_at: dt.datetime
+    closed_at: dt.datetime | None = None
+
+
+class CheckinPrompt(SQLModel, table=True):
+    """The DM asking one member for one round; (round, user) is the exactly-once claim."""
+
+    __table_args__ = (UniqueConstraint("round_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    round_id: int = Field(foreign_key="checkinround.id", index=True)
+    user_id: str = Field(max_length=32, index=True)
+    state: str = Field(default=PromptState.CLAIMED, max_length=16)
+    channel_id: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    claimed_at: dt.datetime = Field(default_factory=utcnow)
+    sent_at: dt.datetime | None = None
+    reminded_at: dt.datetime | None = None
+    answered_at: dt.datetime | None = None
+    error: str | None = Field(default=None, max_length=200)
+
+
+class SlackEvent(SQLModel, table=True):
+    """Event ids already handled, so a retried delivery records nothing twice."""
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    workspace_id: str = Field(max_length=32)
+    received_at: dt.datetime = Field(default_factory=utcnow)
