@@ -70,25 +70,57 @@ class PostgresServer:
             shutil.chown(self.root, user=self.user)
             os.chmod(self.root, 0o755)
         subprocess.run(
-            self._as_user(str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                          "--auth=trust", "-E", "UTF8", "--locale=C"),
-            check=True, capture_output=True,
+            self._as_user(
+                str(self.bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ),
+            check=True,
+            capture_output=True,
         )
-        options = (f"-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   f"-c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
-                   f"-c max_connections=200 -p {self.port}")
+        options = (
+            f"-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            f"-c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
+            f"-c max_connections=200 -p {self.port}"
+        )
         subprocess.run(
-            self._as_user(str(self.bindir / "pg_ctl"), "-D", str(data), "-o", options,
-                          "-l", str(self.root / "log"), "-w", "-t", "60", "start"),
-            check=True, capture_output=True,
+            self._as_user(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(self.root / "log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ),
+            check=True,
+            capture_output=True,
         )
         return self
 
     def stop(self) -> None:
         subprocess.run(
-            self._as_user(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"),
-                          "-m", "immediate", "-w", "stop"),
-            check=False, capture_output=True,
+            self._as_user(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.root / "data"),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ),
+            check=False,
+            capture_output=True,
         )
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -98,9 +130,24 @@ class PostgresServer:
     def psql(self, sql: str) -> None:
         """Run one statement as the superuser (CREATE DATABASE cannot run in a transaction)."""
         subprocess.run(
-            [str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-             "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
-            check=True, capture_output=True,
+            [
+                str(self.bindir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
         )
 
 

@@ -1,0 +1,307 @@
+"""The import file (SPEC §4): parsed and validated in full before anything is written.
+
+`load_import(text, filename)` returns an `ImportSpec` or raises `ImportFileError` listing every
+problem as `path: reason`, where the path points into the file (`objectives[0].key_results[1]
+.target`). This module is pure: e-mail addresses are resolved later by the import service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from typing import Annotated
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.domain import Direction, InitiativeStatus, Period
+from bot.errors import ImportFileError, Problem
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$", re.IGNORECASE)
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_WEEK = re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
+_KR_ID = re.compile(r"^KR-(\d+)$", re.IGNORECASE)
+
+
+def _person(value: str) -> str:
+    value = value.strip()
+    if _USER_ID.match(value):
+        return value
+    if _EMAIL.match(value):
+        return value.lower()
+    raise ValueError(f"{value!r} is neither a Slack user id (U…) nor an e-mail address")
+
+
+def _cron(value: str) -> str:
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a cron schedule like '0 10 * * mon' ({exc})") from None
+    return value
+
+
+def _timezone(value: str) -> str:
+    if value == "member":
+        return value
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {value!r} (use e.g. Asia/Jakarta or member)") from None
+    return value
+
+
+def parse_minutes(value: str | int) -> int:
+    """`4h`, `90m`, `1d 2h`, or a number of minutes -> minutes."""
+    if isinstance(value, int):
+        return value
+    match = _DURATION.match(value)
+    if not match or not any(match.groups()):
+        raise ValueError(f"{value!r} is not a duration like 4h, 90m or 1d")
+    days, hours, minutes = (int(part or 0) for part in match.groups())
+    return days * 1440 + hours * 60 + minutes
+
+
+def format_minutes(minutes: int) -> str:
+    """Minutes back into the file's duration form: 240 -> `4h`, 90 -> `1h30m`."""
+    hours, rest = divmod(minutes, 60)
+    return (f"{hours}h" if hours else "") + (f"{rest}m" if rest or not hours else "")
+
+
+def _period(value: str) -> str:
+    value = str(value).strip()
+    if _MONTH.match(value) or _WEEK.match(value):
+        return value
+    raise ValueError(f"{value!r} is not a period like 2026-10 (monthly) or 2026-W44 (weekly)")
+
+
+PersonRef = Annotated[str, AfterValidator(_person)]
+Text = Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CycleSpec(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _order(self) -> CycleSpec:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class CheckinSpec(_Strict):
+    schedule: Annotated[str, AfterValidator(_cron)]
+    timezone: Annotated[str, AfterValidator(_timezone)] | None = None
+    remind_after: int = 240
+    close_after: int = 1440
+
+    @field_validator("remind_after", "close_after", mode="before")
+    @classmethod
+    def _minutes(cls, value: str | int) -> int:
+        return parse_minutes(value)
+
+    @model_validator(mode="after")
+    def _reminder_before_close(self) -> CheckinSpec:
+        if not 0 < self.remind_after < self.close_after:
+            raise ValueError("remind_after must be positive and shorter than close_after")
+        return self
+
+
+class DigestSpec(_Strict):
+    schedule: Annotated[str, AfterValidator(_cron)]
+
+
+class TeamSpec(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    channel: Annotated[str, Field(pattern=r"^[CG][A-Z0-9]{2,}$")] | None = None
+    managers: list[PersonRef] = []
+    members: list[PersonRef] = []
+    checkin: CheckinSpec | None = None
+    digest: DigestSpec | None = None
+
+
+class InitiativeSpec(_Strict):
+    title: Text
+    owner: PersonRef | None = None
+    status: InitiativeStatus = InitiativeStatus.PLANNED
+
+
+class KeyResultSpec(_Strict):
+    id: Annotated[str, Field(pattern=_KR_ID.pattern)] | None = None
+    title: Text
+    owner: PersonRef | None = None
+    start: float
+    target: float
+    current: float | None = None
+    unit: Annotated[str, Field(max_length=32)] = ""
+    weight: Annotated[float, Field(gt=0)] = 1.0
+    aliases: list[Annotated[str, Field(min_length=1, max_length=60)]] = []
+    kpi: str | None = None
+    initiatives: list[InitiativeSpec] = []
+
+    @property
+    def number(self) -> int | None:
+        match = _KR_ID.match(self.id or "")
+        return int(match.group(1)) if match else None
+
+
+class ObjectiveSpec(_Strict):
+    title: Text
+    team: str
+    owner: PersonRef | None = None
+    key_results: Annotated[list[KeyResultSpec], Field(min_length=1)]
+
+
+class MeasurementSpec(_Strict):
+    period: Annotated[str, AfterValidator(_period)]
+    value: float
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | dt.date) else value
+
+
+class KpiSpec(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    team: str
+    owner: PersonRef | None = None
+    unit: Annotated[str, Field(max_length=32)] = ""
+    direction: Direction = Direction.HIGHER
+    target: float
+    warn: float | None = None
+    period: Period = Period.MONTHLY
+    aliases: list[Annotated[str, Field(min_length=1, max_length=60)]] = []
+    measurements: list[MeasurementSpec] = []
+
+    @model_validator(mode="after")
+    def _warn_side(self) -> KpiSpec:
+        if self.warn is None:
+            return self
+        worse = (
+            self.warn < self.target
+            if self.direction == Direction.HIGHER
+            else self.warn > self.target
+        )
+        if not worse:
+            side = "below" if self.direction == Direction.HIGHER else "above"
+            raise ValueError(f"warn must be {side} target for a {self.direction} KPI")
+        return self
+
+
+class ImportSpec(_Strict):
+    cycle: CycleSpec
+    teams: list[TeamSpec] = []
+    objectives: list[ObjectiveSpec] = []
+    kpis: list[KpiSpec] = []
+
+    def people(self) -> set[str]:
+        """Every person reference in the file (ids and e-mail addresses)."""
+        found: set[str] = set()
+        for team in self.teams:
+            found.update(team.managers, team.members)
+        for objective in self.objectives:
+            found.add(objective.owner or "")
+            for kr in objective.key_results:
+                found.add(kr.owner or "")
+                found.update(initiative.owner or "" for initiative in kr.initiatives)
+        found.update(kpi.owner or "" for kpi in self.kpis)
+        found.discard("")
+        return found
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not part.startswith(("function-", "constrained-")):
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _reason(error: dict) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    return message[0].lower() + message[1:] if message else message
+
+
+def _cross_check(spec: ImportSpec, known_teams: set[str], known_kpis: set[str]) -> list[Problem]:
+    """References between sections: teams, KPIs, duplicates."""
+    problems: list[Problem] = []
+    teams = {team.name for team in spec.teams} | known_teams
+    kpis = {kpi.name for kpi in spec.kpis} | known_kpis
+    problems += _duplicates("teams", [team.name for team in spec.teams])
+    problems += _duplicates("kpis", [kpi.name for kpi in spec.kpis])
+    numbers: set[int] = set()
+    for i, objective in enumerate(spec.objectives):
+        where = f"objectives[{i}]"
+        if objective.team not in teams:
+            problems.append(Problem(f"{where}.team", f"unknown team {objective.team!r}"))
+        problems += _duplicates(f"{where}.key_results", [kr.title for kr in objective.key_results])
+        for j, kr in enumerate(objective.key_results):
+            if kr.kpi is not None and kr.kpi not in kpis:
+                problems.append(Problem(f"{where}.key_results[{j}].kpi", f"unknown KPI {kr.kpi!r}"))
+            if kr.number is not None and kr.number in numbers:
+                problems.append(Problem(f"{where}.key_results[{j}].id", f"{kr.id} is used twice"))
+            numbers.add(kr.number or 0)
+    for i, kpi in enumerate(spec.kpis):
+        if kpi.team not in teams:
+            problems.append(Problem(f"kpis[{i}].team", f"unknown team {kpi.team!r}"))
+    return problems
+
+
+def _duplicates(where: str, names: list[str]) -> list[Problem]:
+    seen: set[str] = set()
+    problems = []
+    for index, name in enumerate(names):
+        if name in seen:
+            problems.append(Problem(f"{where}[{index}]", f"{name!r} appears twice"))
+        seen.add(name)
+    return problems
+
+
+def load_import(
+    text: str,
+    filename: str,
+    *,
+    known_teams: set[str] = frozenset(),  # type: ignore[assignment]
+    known_kpis: set[str] = frozenset(),  # type: ignore[assignment]
+) -> ImportSpec:
+    """Parse and validate an import file; raise ImportFileError listing every problem."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ImportFileError(filename, [Problem(where, f"not valid YAML: {reason}")]) from None
+    if not isinstance(data, dict):
+        raise ImportFileError(filename, [Problem("", "expected a mapping with cycle, teams, …")])
+    try:
+        spec = ImportSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = [Problem(_path(e["loc"]), _reason(e)) for e in exc.errors()]
+        raise ImportFileError(filename, problems) from None
+    problems = _cross_check(spec, set(known_teams), set(known_kpis))
+    if problems:
+        raise ImportFileError(filename, problems)
+    return spec

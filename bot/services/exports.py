@@ -1,0 +1,243 @@
+"""Writing a workspace back out: YAML in the import format (re-imports to the same state) and
+CSV for spreadsheets (one row per key result, KPIs below)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from typing import Any
+
+import yaml
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.domain import Role
+from bot.importfile import format_minutes
+from bot.progress import kr_progress, percent
+from storage.db import Database
+from storage.models import (
+    Cycle,
+    Initiative,
+    KeyResult,
+    Kpi,
+    KpiMeasurement,
+    Membership,
+    Objective,
+    Team,
+)
+
+
+async def export_data(*, database: Database, workspace_id: str) -> dict[str, Any]:
+    """Everything of the workspace's latest cycle, shaped like an import file."""
+    async with database.session() as session:
+        cycle = (
+            await session.exec(
+                select(Cycle)
+                .where(Cycle.workspace_id == workspace_id)
+                .order_by(col(Cycle.start).desc())
+            )
+        ).first()
+        teams = (
+            await session.exec(
+                select(Team).where(Team.workspace_id == workspace_id).order_by(col(Team.id))
+            )
+        ).all()
+        data: dict[str, Any] = {}
+        if cycle is not None:
+            data["cycle"] = {"name": cycle.name, "start": cycle.start, "end": cycle.end}
+        data["teams"] = await _teams(session, teams)
+        names = {team.id: team.name for team in teams}
+        kpis = await _kpis(session, workspace_id, names)
+        data["objectives"] = await _objectives(session, cycle, names, kpis) if cycle else []
+        data["kpis"] = list(kpis.values())
+    return data
+
+
+async def _teams(session: AsyncSession, teams: list[Team]) -> list[dict[str, Any]]:
+    query = select(Membership).where(col(Membership.team_id).in_([team.id for team in teams]))
+    rows = (await session.exec(query.order_by(col(Membership.user_id)))).all()
+    people: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for row in rows:
+        people[(row.team_id, row.role)].append(row.user_id)
+    out = []
+    for team in teams:
+        item: dict[str, Any] = {"name": team.name}
+        if team.channel_id:
+            item["channel"] = team.channel_id
+        item["managers"] = people[(team.id, Role.MANAGER)]
+        item["members"] = people[(team.id, Role.MEMBER)]
+        if team.checkin_schedule:
+            item["checkin"] = {
+                "schedule": team.checkin_schedule,
+                **({"timezone": team.checkin_timezone} if team.checkin_timezone else {}),
+                "remind_after": format_minutes(team.remind_after_minutes),
+                "close_after": format_minutes(team.close_after_minutes),
+            }
+        if team.digest_schedule:
+            item["digest"] = {"schedule": team.digest_schedule}
+        out.append(item)
+    return out
+
+
+async def _kpis(
+    session: AsyncSession, workspace_id: str, teams: dict[int, str]
+) -> dict[int, dict[str, Any]]:
+    kpis = (
+        await session.exec(
+            select(Kpi).where(Kpi.workspace_id == workspace_id).order_by(col(Kpi.id))
+        )
+    ).all()
+    query = (
+        select(KpiMeasurement)
+        .where(KpiMeasurement.workspace_id == workspace_id, col(KpiMeasurement.reverted).is_(False))
+        .order_by(col(KpiMeasurement.created_at), col(KpiMeasurement.id))
+    )
+    series: dict[int, dict[str, float]] = defaultdict(dict)
+    for row in (await session.exec(query)).all():
+        series[row.kpi_id][row.period] = row.value
+    out = {}
+    for kpi in kpis:
+        item: dict[str, Any] = {"name": kpi.name, "team": teams[kpi.team_id]}
+        item.update(_optional(owner=kpi.owner_id, unit=kpi.unit))
+        item.update(direction=kpi.direction, target=kpi.target)
+        item.update(_optional(warn=kpi.warn))
+        item.update(period=kpi.period, aliases=list(kpi.aliases))
+        item["measurements"] = [
+            {"period": period, "value": value} for period, value in sorted(series[kpi.id].items())
+        ]
+        out[kpi.id] = item
+    return out
+
+
+def _optional(**values: Any) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value not in (None, "")}
+
+
+async def _objectives(
+    session: AsyncSession, cycle: Cycle, teams: dict[int, str], kpis: dict[int, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    objectives = (
+        await session.exec(
+            select(Objective)
+            .where(Objective.cycle_id == cycle.id)
+            .order_by(col(Objective.team_id), col(Objective.position), col(Objective.id))
+        )
+    ).all()
+    ids = [objective.id for objective in objectives]
+    krs = (
+        await session.exec(
+            select(KeyResult)
+            .where(col(KeyResult.objective_id).in_(ids))
+            .order_by(col(KeyResult.position), col(KeyResult.id))
+        )
+    ).all()
+    initiatives = (
+        await session.exec(
+            select(Initiative)
+            .where(col(Initiative.kr_id).in_([kr.id for kr in krs]))
+            .order_by(col(Initiative.position), col(Initiative.id))
+        )
+    ).all()
+    by_kr: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for initiative in initiatives:
+        by_kr[initiative.kr_id].append(
+            {
+                "title": initiative.title,
+                **_optional(owner=initiative.owner_id),
+                "status": initiative.status,
+            }
+        )
+    by_objective: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for kr in krs:
+        by_objective[kr.objective_id].append(_key_result(kr, kpis, by_kr[kr.id]))
+    return [
+        {
+            "title": objective.title,
+            "team": teams[objective.team_id],
+            **_optional(owner=objective.owner_id),
+            "key_results": by_objective[objective.id],
+        }
+        for objective in objectives
+    ]
+
+
+def _key_result(
+    kr: KeyResult, kpis: dict[int, dict[str, Any]], initiatives: list
+) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": f"KR-{kr.number}", "title": kr.title}
+    item.update(_optional(owner=kr.owner_id))
+    item.update(start=kr.start, target=kr.target, current=kr.current)
+    item.update(_optional(unit=kr.unit))
+    item.update(weight=kr.weight, aliases=list(kr.aliases))
+    if kr.kpi_id is not None:
+        item["kpi"] = kpis[kr.kpi_id]["name"]
+    if initiatives:
+        item["initiatives"] = initiatives
+    return item
+
+
+def to_yaml(data: dict[str, Any]) -> str:
+    """The export as YAML, in the import file's field order."""
+    header = "# okrbot export: `okrbot import` reads this file back to the same state.\n"
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+CSV_COLUMNS = (
+    "type",
+    "team",
+    "objective",
+    "id",
+    "title",
+    "owner",
+    "start",
+    "target",
+    "current",
+    "unit",
+    "progress_pct",
+    "kpi",
+    "period",
+    "value",
+)
+
+
+def to_csv(data: dict[str, Any]) -> str:
+    """The export as CSV for spreadsheets: a row per key result, then a row per measurement."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for objective in data.get("objectives", []):
+        for kr in objective["key_results"]:
+            progress = percent(kr_progress(kr["start"], kr["target"], kr["current"]))
+            writer.writerow(
+                {
+                    "type": "key_result",
+                    "team": objective["team"],
+                    "objective": objective["title"],
+                    "id": kr["id"],
+                    "title": kr["title"],
+                    "owner": kr.get("owner", ""),
+                    "start": kr["start"],
+                    "target": kr["target"],
+                    "current": kr["current"],
+                    "unit": kr.get("unit", ""),
+                    "progress_pct": progress,
+                    "kpi": kr.get("kpi", ""),
+                }
+            )
+    for kpi in data.get("kpis", []):
+        for measurement in kpi["measurements"]:
+            writer.writerow(
+                {
+                    "type": "kpi_measurement",
+                    "team": kpi["team"],
+                    "title": kpi["name"],
+                    "owner": kpi.get("owner", ""),
+                    "target": kpi["target"],
+                    "unit": kpi.get("unit", ""),
+                    "kpi": kpi["name"],
+                    "period": measurement["period"],
+                    "value": measurement["value"],
+                }
+            )
+    return buffer.getvalue()

@@ -1,0 +1,373 @@
+"""Importing a workspace's OKRs and KPIs from the YAML file of SPEC §4.
+
+An import is all or nothing: the file is validated and every e-mail address resolved before
+one transaction writes it. Rows are matched by their natural keys (team name, objective title,
+KR id or title, KPI name, measurement period), so importing the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.domain import Role, Source
+from bot.errors import ImportFileError, Problem
+from bot.importfile import (
+    CycleSpec,
+    ImportSpec,
+    InitiativeSpec,
+    KeyResultSpec,
+    KpiSpec,
+    ObjectiveSpec,
+    TeamSpec,
+    load_import,
+)
+from storage.db import Database
+from storage.models import (
+    Cycle,
+    Initiative,
+    KeyResult,
+    Kpi,
+    KpiMeasurement,
+    KrUpdate,
+    Membership,
+    Objective,
+    Person,
+    Team,
+    Workspace,
+    utcnow,
+)
+
+EmailResolver = Callable[[str], Awaitable[str | None]]
+
+
+@dataclass
+class ImportReport:
+    """What an import did, counted per kind of row."""
+
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def changed(self) -> bool:
+        return bool(+self.created or +self.updated)
+
+
+async def import_file(
+    *,
+    database: Database,
+    workspace_id: str,
+    text: str,
+    filename: str,
+    resolve_email: EmailResolver | None = None,
+) -> ImportReport:
+    """Validate `text`, resolve e-mail addresses, then apply everything in one transaction."""
+    async with database.session() as session:
+        teams = set(
+            (await session.exec(select(Team.name).where(Team.workspace_id == workspace_id))).all()
+        )
+        kpis = set(
+            (await session.exec(select(Kpi.name).where(Kpi.workspace_id == workspace_id))).all()
+        )
+    spec = load_import(text, filename, known_teams=teams, known_kpis=kpis)
+    people = await _resolve_people(spec, filename, resolve_email)
+    async with database.session() as session:
+        return await _Importer(session, workspace_id, people).apply(spec)
+
+
+def _person_refs(spec: ImportSpec) -> Iterator[tuple[str, str]]:
+    """Every (path, reference) to a person in the file."""
+    for i, team in enumerate(spec.teams):
+        for role in ("managers", "members"):
+            for j, ref in enumerate(getattr(team, role)):
+                yield f"teams[{i}].{role}[{j}]", ref
+    for i, objective in enumerate(spec.objectives):
+        yield f"objectives[{i}].owner", objective.owner or ""
+        for j, kr in enumerate(objective.key_results):
+            yield f"objectives[{i}].key_results[{j}].owner", kr.owner or ""
+            for k, initiative in enumerate(kr.initiatives):
+                where = f"objectives[{i}].key_results[{j}].initiatives[{k}].owner"
+                yield where, initiative.owner or ""
+    for i, kpi in enumerate(spec.kpis):
+        yield f"kpis[{i}].owner", kpi.owner or ""
+
+
+async def _resolve_people(
+    spec: ImportSpec, filename: str, resolve_email: EmailResolver | None
+) -> dict[str, str]:
+    """Map every person reference to a Slack user id, or refuse the file naming each miss."""
+    resolved: dict[str, str | None] = {}
+    for ref in spec.people():
+        if "@" not in ref:
+            resolved[ref] = ref
+        elif resolve_email is not None:
+            resolved[ref] = await resolve_email(ref)
+        else:
+            resolved[ref] = None
+    problems = []
+    for path, ref in _person_refs(spec):
+        if ref and resolved.get(ref) is None:
+            reason = (
+                f"no Slack user has the e-mail address {ref}"
+                if resolve_email
+                else f"{ref}: e-mail addresses need SLACK_BOT_TOKEN to be looked up in Slack"
+            )
+            problems.append(Problem(path, reason))
+    if problems:
+        raise ImportFileError(filename, problems)
+    return {ref: user for ref, user in resolved.items() if user}
+
+
+class _Importer:
+    """Applies a validated spec inside one session, counting what it creates and changes."""
+
+    def __init__(self, session: AsyncSession, workspace_id: str, people: dict[str, str]) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+        self.people = people
+        self.report = ImportReport()
+        self.teams: dict[str, Team] = {}
+        self.kpis: dict[str, Kpi] = {}
+
+    def _user(self, ref: str | None) -> str | None:
+        return self.people[ref] if ref else None
+
+    def _set(self, row: object, kind: str, **values: object) -> None:
+        changed = False
+        for name, value in values.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+                changed = True
+        if changed:
+            self.report.updated[kind] += 1
+            self.session.add(row)
+
+    async def _add(self, row: object, kind: str) -> None:
+        self.session.add(row)
+        await self.session.flush()
+        self.report.created[kind] += 1
+
+    async def apply(self, spec: ImportSpec) -> ImportReport:
+        await self._workspace()
+        await self._people()
+        cycle = await self._cycle(spec.cycle)
+        await self._load_existing()
+        for team_spec in spec.teams:
+            await self._team(team_spec)
+        for kpi_spec in spec.kpis:
+            await self._kpi(kpi_spec)
+        for position, objective_spec in enumerate(spec.objectives):
+            await self._objective(objective_spec, cycle, position)
+        return self.report
+
+    async def _workspace(self) -> None:
+        if await self.session.get(Workspace, self.workspace_id) is None:
+            await self._add(Workspace(id=self.workspace_id), "workspace")
+
+    async def _people(self) -> None:
+        rows = await self.session.exec(
+            select(Person).where(Person.workspace_id == self.workspace_id)
+        )
+        known = {person.user_id: person for person in rows.all()}
+        for ref, user_id in sorted(self.people.items()):
+            person = known.get(user_id)
+            if person is None:
+                person = Person(workspace_id=self.workspace_id, user_id=user_id)
+                known[user_id] = person
+                await self._add(person, "person")
+            if "@" in ref:
+                self._set(person, "person", email=ref)
+
+    async def _cycle(self, spec: CycleSpec) -> Cycle:
+        query = select(Cycle).where(
+            Cycle.workspace_id == self.workspace_id, Cycle.name == spec.name
+        )
+        cycle = (await self.session.exec(query)).first()
+        if cycle is None:
+            cycle = Cycle(
+                workspace_id=self.workspace_id, name=spec.name, start=spec.start, end=spec.end
+            )
+            await self._add(cycle, "cycle")
+        else:
+            self._set(cycle, "cycle", start=spec.start, end=spec.end)
+        return cycle
+
+    async def _load_existing(self) -> None:
+        teams = await self.session.exec(select(Team).where(Team.workspace_id == self.workspace_id))
+        self.teams = {team.name: team for team in teams.all()}
+        kpis = await self.session.exec(select(Kpi).where(Kpi.workspace_id == self.workspace_id))
+        self.kpis = {kpi.name: kpi for kpi in kpis.all()}
+
+    async def _team(self, spec: TeamSpec) -> None:
+        values = {
+            "channel_id": spec.channel,
+            "checkin_schedule": spec.checkin.schedule if spec.checkin else None,
+            "checkin_timezone": spec.checkin.timezone if spec.checkin else None,
+            "remind_after_minutes": spec.checkin.remind_after if spec.checkin else 240,
+            "close_after_minutes": spec.checkin.close_after if spec.checkin else 1440,
+            "digest_schedule": spec.digest.schedule if spec.digest else None,
+        }
+        team = self.teams.get(spec.name)
+        if team is None:
+            team = Team(workspace_id=self.workspace_id, name=spec.name, **values)
+            await self._add(team, "team")
+            self.teams[spec.name] = team
+        else:
+            self._set(team, "team", **values)
+        await self._memberships(team, spec)
+
+    async def _memberships(self, team: Team, spec: TeamSpec) -> None:
+        """The file is the truth for who is in a team: add the new, remove the gone."""
+        wanted = {(self.people[ref], Role.MANAGER) for ref in spec.managers}
+        wanted |= {(self.people[ref], Role.MEMBER) for ref in spec.members}
+        rows = (
+            await self.session.exec(select(Membership).where(Membership.team_id == team.id))
+        ).all()
+        have = {(row.user_id, row.role): row for row in rows}
+        for key, row in have.items():
+            if key not in wanted:
+                await self.session.delete(row)
+                self.report.updated["membership"] += 1
+        for user_id, role in sorted(wanted - set(have)):
+            row = Membership(
+                workspace_id=self.workspace_id, team_id=team.id, user_id=user_id, role=role
+            )
+            await self._add(row, "membership")
+
+    async def _kpi(self, spec: KpiSpec) -> None:
+        values = {
+            "team_id": self.teams[spec.team].id,
+            "owner_id": self._user(spec.owner),
+            "unit": spec.unit,
+            "direction": str(spec.direction),
+            "target": spec.target,
+            "warn": spec.warn,
+            "period": str(spec.period),
+            "aliases": list(spec.aliases),
+        }
+        kpi = self.kpis.get(spec.name)
+        if kpi is None:
+            kpi = Kpi(workspace_id=self.workspace_id, name=spec.name, **values)
+            await self._add(kpi, "kpi")
+            self.kpis[spec.name] = kpi
+        else:
+            self._set(kpi, "kpi", **values)
+        await self._measurements(kpi, spec)
+
+    async def _measurements(self, kpi: Kpi, spec: KpiSpec) -> None:
+        query = (
+            select(KpiMeasurement)
+            .where(KpiMeasurement.kpi_id == kpi.id, col(KpiMeasurement.reverted).is_(False))
+            .order_by(col(KpiMeasurement.created_at), col(KpiMeasurement.id))
+        )
+        latest = {row.period: row.value for row in (await self.session.exec(query)).all()}
+        for measurement in spec.measurements:
+            if latest.get(measurement.period) == measurement.value:
+                continue
+            row = KpiMeasurement(
+                workspace_id=self.workspace_id,
+                kpi_id=kpi.id,
+                period=measurement.period,
+                value=measurement.value,
+                source=Source.IMPORT,
+            )
+            await self._add(row, "measurement")
+
+    async def _objective(self, spec: ObjectiveSpec, cycle: Cycle, position: int) -> None:
+        team = self.teams[spec.team]
+        query = select(Objective).where(
+            Objective.team_id == team.id,
+            Objective.cycle_id == cycle.id,
+            Objective.title == spec.title,
+        )
+        objective = (await self.session.exec(query)).first()
+        if objective is None:
+            objective = Objective(
+                workspace_id=self.workspace_id,
+                team_id=team.id,
+                cycle_id=cycle.id,
+                title=spec.title,
+                owner_id=self._user(spec.owner),
+                position=position,
+            )
+            await self._add(objective, "objective")
+        else:
+            self._set(objective, "objective", owner_id=self._user(spec.owner), position=position)
+        for kr_position, kr_spec in enumerate(spec.key_results):
+            await self._key_result(kr_spec, objective, kr_position)
+
+    async def _find_kr(self, spec: KeyResultSpec, objective: Objective) -> KeyResult | None:
+        if spec.number is not None:
+            query = select(KeyResult).where(
+                KeyResult.workspace_id == self.workspace_id, KeyResult.number == spec.number
+            )
+        else:
+            query = select(KeyResult).where(
+                KeyResult.objective_id == objective.id, KeyResult.title == spec.title
+            )
+        return (await self.session.exec(query)).first()
+
+    async def _next_number(self) -> int:
+        query = select(func.max(KeyResult.number)).where(
+            KeyResult.workspace_id == self.workspace_id
+        )
+        return int((await self.session.exec(query)).one() or 0) + 1
+
+    async def _key_result(self, spec: KeyResultSpec, objective: Objective, position: int) -> None:
+        values = {
+            "objective_id": objective.id,
+            "title": spec.title,
+            "owner_id": self._user(spec.owner),
+            "start": spec.start,
+            "target": spec.target,
+            "unit": spec.unit,
+            "weight": spec.weight,
+            "aliases": list(spec.aliases),
+            "kpi_id": self.kpis[spec.kpi].id if spec.kpi else None,
+            "position": position,
+        }
+        kr = await self._find_kr(spec, objective)
+        if kr is None:
+            number = spec.number or await self._next_number()
+            current = spec.start if spec.current is None else spec.current
+            kr = KeyResult(workspace_id=self.workspace_id, number=number, current=current, **values)
+            await self._add(kr, "key_result")
+        else:
+            self._set(kr, "key_result", **values)
+            if spec.current is not None and spec.current != kr.current:
+                self._record_current(kr, spec.current)
+        for initiative_position, initiative in enumerate(spec.initiatives):
+            await self._initiative(initiative, kr, initiative_position)
+
+    def _record_current(self, kr: KeyResult, value: float) -> None:
+        self.session.add(
+            KrUpdate(
+                workspace_id=self.workspace_id,
+                kr_id=kr.id,
+                old_value=kr.current,
+                new_value=value,
+                source=Source.IMPORT,
+            )
+        )
+        self._set(kr, "key_result", current=value, updated_at=utcnow())
+
+    async def _initiative(self, spec: InitiativeSpec, kr: KeyResult, position: int) -> None:
+        query = select(Initiative).where(Initiative.kr_id == kr.id, Initiative.title == spec.title)
+        initiative = (await self.session.exec(query)).first()
+        values = {
+            "owner_id": self._user(spec.owner),
+            "status": str(spec.status),
+            "position": position,
+        }
+        if initiative is None:
+            row = Initiative(
+                workspace_id=self.workspace_id, kr_id=kr.id, title=spec.title, **values
+            )
+            await self._add(row, "initiative")
+        else:
+            self._set(initiative, "initiative", **values)
