@@ -1,0 +1,57 @@
+"""Usage of `/okr` and `/kpi`, with examples, in the reader's language."""
+
+from __future__ import annotations
+
+from bot.blocks.common import context, section
+from bot.blocks.message import Message
+from bot.i18n import N_, t
+
+OKR_USAGE = (
+    ("/okr status [team]", N_("where the objectives of this channel's team (or yours) stand")),
+    ("/okr mine", N_("your key results and initiatives")),
+    ("/okr update KR-7 74 [note]", N_("record a new value for a key result")),
+    ("/okr history KR-7", N_("every change to a key result")),
+    ("/okr checkin", N_("open your check-in now, in a DM")),
+    ("/okr add", N_("create an objective with its key results")),
+    ("/okr away 2026-12-01", N_("pause your check-ins until a date")),
+)
+KPI_USAGE = (
+    ("/kpi status [team]", N_("each KPI: latest value, target, status and trend")),
+    ("/kpi log tickets 1180 [2026-11]", N_("record a KPI value for a period")),
+    ("/kpi add", N_("create a KPI")),
+)
+
+
+def _lines(usage: tuple[tuple[str, str], ...], locale: str) -> str:
+    return "\n".join(f"`{command}` — {t(locale, meaning)}" for command, meaning in usage)
+
+
+def build_help(locale: str, *, unknown: str | None = None) -> Message:
+    """The help text; `unknown` is a word the user typed that okrbot did not understand."""
+    blocks = []
+    if unknown:
+        blocks.append(
+            section(t(locale, "I don't know `{word}` yet. Here is what I can do:", word=unknown))
+        )
+    blocks.append(section("*" + t(locale, "OKRs") + "*\n" + _lines(OKR_USAGE, locale)))
+    blocks.append(section("*" + t(locale, "KPIs") + "*\n" + _lines(KPI_USAGE, locale)))
+    blocks.append(
+        context(
+            t(
+                locale,
+                "Check-in replies are plain text, e.g. `1: 74, conf 8, blocker: vendor late` "
+                "or `nps 74`.",
+            )
+        )
+    )
+    return Message(text=t(locale, "How to use okrbot"), blocks=blocks)
+
+
+def build_checkin_help(locale: str) -> Message:
+    """Answer to a DM okrbot could not act on: how check-ins work."""
+    text = t(
+        locale,
+        "I read check-in replies: one line per item, like `1: 74, conf 8` or "
+        "`nps 74 - waiting on the vendor`. Type `/okr mine` to see your items.",
+    )
+    return Message(text=text, blocks=[section(text)])

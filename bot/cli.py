@@ -1,0 +1,126 @@
+"""`okrbot`: parse the command line, load settings, start the right thing. Nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import runtime
+from bot.config import load_settings
+from bot.errors import ConfigError, ImportFileError
+from bot.services.imports import ImportReport
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="okrbot", description="OKR and KPI check-ins in Slack.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="serve Slack and run the scheduler")
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument("--http", dest="socket", action="store_false", default=None)
+    mode.add_argument("--socket", dest="socket", action="store_true")
+    run.add_argument("--port", type=int)
+
+    demo = commands.add_parser("demo", help="a scripted week against a local Slack stand-in")
+    demo.add_argument("--db", type=Path, default=Path("demo-out/okrbot-demo.db"))
+
+    db = commands.add_parser("db", help="database maintenance")
+    db.add_subparsers(dest="db_command", required=True).add_parser("upgrade")
+
+    imp = commands.add_parser("import", help="create or update OKRs and KPIs from a YAML file")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--workspace", help="Slack workspace id (T…) when it cannot be inferred")
+
+    exp = commands.add_parser("export", help="write everything out as YAML or CSV")
+    exp.add_argument("--format", choices=("yaml", "csv"), default="yaml")
+    exp.add_argument("--out", type=Path)
+    exp.add_argument("--workspace")
+
+    parse = commands.add_parser("parse", help="check the reply reader")
+    parse.add_argument("--cases", type=Path)
+    parse.add_argument("--items", type=Path)
+    parse.add_argument("--locale", default="en", choices=("en", "id"))
+    parse.add_argument("text", nargs="?")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"okrbot: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    except ImportFileError as exc:
+        print(str(exc), file=sys.stderr)
+        return _fail("nothing was imported")
+    except OSError as exc:
+        return _fail(f"{exc.filename or ''}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "parse":
+        return _parse(args)
+    settings = load_settings()
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return asyncio.run(run_demo(args.db))
+    if args.command == "run":
+        settings.require_bot_token()
+        asyncio.run(runtime.run(settings, socket=args.socket, port=args.port))
+    elif args.command == "db":
+        asyncio.run(runtime.db_upgrade(settings))
+        print("okrbot: database is up to date")
+    elif args.command == "import":
+        text = args.file.read_text(encoding="utf-8")
+        report = asyncio.run(
+            runtime.import_text(settings, text, filename=str(args.file), workspace=args.workspace)
+        )
+        print(_summary(report))
+    elif args.command == "export":
+        text = asyncio.run(runtime.export_text(settings, fmt=args.format, workspace=args.workspace))
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    return 0
+
+
+def _summary(report: ImportReport) -> str:
+    if not report.changed:
+        return "okrbot: nothing to change; the database already matches the file"
+    parts = [f"{count} {kind} created" for kind, count in sorted(report.created.items()) if count]
+    parts += [f"{count} {kind} updated" for kind, count in sorted(report.updated.items()) if count]
+    return "okrbot: imported: " + ", ".join(parts)
+
+
+def _parse(args: argparse.Namespace) -> int:
+    from bot.replycases import run_cases, show_reply
+
+    if args.cases:
+        lines, passed, failed = run_cases(args.cases)
+        print("\n".join(lines))
+        print(f"{passed} passed, {failed} failed")
+        return 0 if failed == 0 else 1
+    if args.items and args.text is not None:
+        print(show_reply(args.items, args.text, args.locale))
+        return 0
+    return _fail("parse needs --cases FILE, or --items FILE and the reply text")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Prometheus metrics, one registry per app so tests can build many apps side by side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "okrbot_slack_requests",
+            "Requests received from Slack, by kind and HTTP status.",
+            ["kind", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "okrbot_slack_request_seconds",
+            "Time to answer a request from Slack.",
+            ["kind"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "okrbot_errors",
+            "Errors handled by the app's error handler, by type.",
+            ["type"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

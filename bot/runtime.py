@@ -1,0 +1,147 @@
+"""What the `okrbot` commands do, as async functions the CLI starts (and tests call)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel import select
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.server import build_web_app, serve
+from bot.services.container import Services
+from bot.services.exports import export_data, to_csv, to_yaml
+from bot.services.imports import ImportReport, import_file
+from bot.slackclient import make_client
+from scheduler.runner import ScheduleRunner
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Workspace
+
+log = logging.getLogger("okrbot")
+
+
+async def open_database(settings: Settings) -> Database:
+    """Connect, prove the database answers, and apply pending migrations."""
+    database = Database.connect(settings.database_url)
+    try:
+        await database.ping()
+    except Exception as exc:  # noqa: BLE001 - every driver fails differently; all mean "unreachable"
+        await database.dispose()
+        raise ConfigError("DATABASE_URL", f"cannot connect to the database ({exc})") from None
+    await upgrade(database)
+    return database
+
+
+async def db_upgrade(settings: Settings) -> None:
+    database = await open_database(settings)
+    await database.dispose()
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def run(settings: Settings, *, socket: bool | None, port: int | None) -> None:
+    """Serve Slack (HTTP or Socket Mode) and run the scheduler in this one event loop."""
+    use_socket = settings.slack_app_token is not None if socket is None else socket
+    if use_socket and settings.slack_app_token is None:
+        raise ConfigError("SLACK_APP_TOKEN", "is required for Socket Mode (an xapp-… token)")
+    client = make_client(settings)
+    database = await open_database(settings)
+    services = Services(settings=settings, database=database)
+    app = build_app(settings, client=client, services=services, http=not use_socket)
+    runner = ScheduleRunner(services, client, jobs={})
+    await runner.start()
+    web = await serve(build_web_app(app, services), settings.host, port or settings.port)
+    socket_handler = None
+    if use_socket:
+        token = settings.slack_app_token.get_secret_value()  # type: ignore[union-attr]
+        socket_handler = AsyncSocketModeHandler(app, token)
+        await socket_handler.connect_async()
+    log.info(
+        "okrbot is running (%s)",
+        "Socket Mode" if use_socket else f"HTTP on port {port or settings.port}",
+    )
+    try:
+        await _wait_for_signal()
+    finally:
+        if socket_handler is not None:
+            await socket_handler.close_async()
+        runner.stop()
+        await web.cleanup()
+        await database.dispose()
+
+
+async def workspace_id_for(settings: Settings, database: Database, given: str | None) -> str:
+    """The workspace a command acts on: given, the only one stored, or the token's own."""
+    if given:
+        return given
+    async with database.session() as session:
+        stored = (await session.exec(select(Workspace.id))).all()
+    if len(stored) == 1:
+        return stored[0]
+    if settings.slack_bot_token is None:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN", "is needed to know the workspace (or pass --workspace T…)"
+        )
+    try:
+        answer = await make_client(settings).auth_test()
+    except SlackApiError as exc:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN", f"Slack refused it ({exc.response['error']})"
+        ) from None
+    return str(answer["team_id"])
+
+
+def email_resolver(client: AsyncWebClient):  # noqa: ANN201 - returns bot.services.imports.EmailResolver
+    """Resolve e-mail addresses with `users.lookupByEmail`; unknown addresses give None."""
+
+    async def resolve(email: str) -> str | None:
+        try:
+            answer = await client.users_lookupByEmail(email=email)
+        except SlackApiError as exc:
+            if exc.response.get("error") == "users_not_found":
+                return None
+            raise
+        return str(answer["user"]["id"])
+
+    return resolve
+
+
+async def import_text(
+    settings: Settings, text: str, *, filename: str, workspace: str | None
+) -> ImportReport:
+    database = await open_database(settings)
+    try:
+        workspace_id = await workspace_id_for(settings, database, workspace)
+        resolver = email_resolver(make_client(settings)) if settings.slack_bot_token else None
+        return await import_file(
+            database=database,
+            workspace_id=workspace_id,
+            text=text,
+            filename=filename,
+            resolve_email=resolver,
+        )
+    finally:
+        await database.dispose()
+
+
+async def export_text(settings: Settings, *, fmt: str, workspace: str | None) -> str:
+    database = await open_database(settings)
+    try:
+        workspace_id = await workspace_id_for(settings, database, workspace)
+        data = await export_data(database=database, workspace_id=workspace_id)
+    finally:
+        await database.dispose()
+    return to_csv(data) if fmt == "csv" else to_yaml(data)

@@ -1,0 +1,78 @@
+"""The HTTP edge: `POST /slack/events`, `GET /healthz`, `GET /metrics` on one aiohttp server."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.services.container import Services
+
+EVENTS_PATH = "/slack/events"
+
+
+def request_kind(body: str) -> str:
+    """`command`, `event`, `interaction` or `other`, for metrics labels."""
+    if body.startswith("{"):
+        try:
+            return "event" if json.loads(body).get("type") == "event_callback" else "other"
+        except ValueError:
+            return "other"
+    fields = parse_qs(body)
+    if "command" in fields:
+        return "command"
+    return "interaction" if "payload" in fields else "other"
+
+
+def build_web_app(app: AsyncApp, services: Services) -> web.Application:
+    """The aiohttp application serving Slack and the operational endpoints."""
+
+    async def slack_events(request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        bolt_request = await to_bolt_request(request)
+        response = await to_aiohttp_response(await app.async_dispatch(bolt_request))
+        kind = request_kind(bolt_request.raw_body)
+        services.metrics.requests.labels(kind=kind, status=str(response.status)).inc()
+        services.metrics.latency.labels(kind=kind).observe(time.perf_counter() - started)
+        return response
+
+    async def healthz(_request: web.Request) -> web.Response:
+        try:
+            await services.database.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+            return web.json_response({"ok": False, "database": type(exc).__name__}, status=503)
+        return web.json_response({"ok": True})
+
+    async def metrics(_request: web.Request) -> web.Response:
+        return web.Response(body=services.metrics.render(), content_type="text/plain")
+
+    web_app = web.Application()
+    web_app.add_routes(
+        [
+            web.post(EVENTS_PATH, slack_events),
+            web.get("/healthz", healthz),
+            web.get("/metrics", metrics),
+        ]
+    )
+    return web_app
+
+
+async def serve(web_app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Start serving; the caller keeps the runner and calls `cleanup()` to stop."""
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The port actually bound (for `port=0` in tests)."""
+    for site in runner.sites:
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            return int(server.sockets[0].getsockname()[1])
+    raise RuntimeError("the server is not listening")

@@ -1,0 +1,48 @@
+"""People okrbot knows: their language and timezone, remembered from Slack."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from storage.db import Database
+from storage.models import Person, Workspace
+
+
+async def known_locale(*, database: Database, workspace_id: str, user_id: str) -> str | None:
+    """The language remembered for a person, or None if okrbot has not asked Slack yet."""
+    async with database.session() as session:
+        query = select(Person.locale).where(
+            Person.workspace_id == workspace_id, Person.user_id == user_id
+        )
+        return (await session.exec(query)).first()
+
+
+async def remember_person(
+    *,
+    database: Database,
+    workspace_id: str,
+    user_id: str,
+    locale: str,
+    timezone: str | None = None,
+    name: str = "",
+) -> None:
+    """Store what Slack told us about a person (creating the workspace row if needed)."""
+    for _attempt in range(2):
+        try:
+            async with database.session() as session:
+                if await session.get(Workspace, workspace_id) is None:
+                    session.add(Workspace(id=workspace_id))
+                query = select(Person).where(
+                    Person.workspace_id == workspace_id, Person.user_id == user_id
+                )
+                person = (await session.exec(query)).first() or Person(
+                    workspace_id=workspace_id, user_id=user_id
+                )
+                person.locale, person.timezone = locale, timezone or person.timezone
+                person.name = name or person.name
+                session.add(person)
+            return
+        except IntegrityError:
+            # Another request inserted the same workspace or person first; the retry updates it.
+            continue

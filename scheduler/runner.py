@@ -1,0 +1,93 @@
+"""Wires each team's schedules to jobs, on an APScheduler running in the app's own event loop.
+
+The runner re-reads the teams every few minutes, so an import that changes a schedule is
+picked up without a restart. Jobs are plain async functions `job(services, client, team_id)`
+that must be idempotent: with several replicas each runs its own scheduler, and the unique
+claim rows in the database decide who actually sends.
+"""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import select
+
+from bot.services.container import Services
+from storage.models import Team
+
+log = logging.getLogger("okrbot.scheduler")
+
+Job = Callable[[Services, Any, int], Awaitable[None]]
+SYNC_MINUTES = 5
+# A job missed while the process was down still runs on start within this window (SPEC: a
+# missed check-in is caught up, an old one skipped); APScheduler's default is one second.
+MISFIRE_GRACE_SECONDS = 6 * 3600
+
+
+class ScheduleRunner:
+    """Keeps one cron job per (kind, team) in step with the database."""
+
+    def __init__(self, services: Services, client: Any, jobs: Mapping[str, Job]) -> None:
+        self.services = services
+        self.client = client
+        self.jobs = jobs
+        self.scheduler = AsyncIOScheduler(
+            timezone=zoneinfo.ZoneInfo("UTC"),
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+            },
+        )
+
+    async def start(self) -> None:
+        """Start inside the running loop, then load the schedules."""
+        self.scheduler.start()
+        self.scheduler.add_job(self.sync, IntervalTrigger(minutes=SYNC_MINUTES), id="sync")
+        await self.sync()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+
+    async def sync(self) -> None:
+        """Add, change or drop cron jobs so they match the teams' schedules."""
+        async with self.services.database.session() as session:
+            teams = (await session.exec(select(Team))).all()
+        wanted = {
+            job_id: trigger for team in teams for job_id, trigger in self._triggers(team).items()
+        }
+        for job in self.scheduler.get_jobs():
+            if job.id != "sync" and job.id not in wanted:
+                job.remove()
+        for job_id, (kind, team_id, trigger) in wanted.items():
+            existing = self.scheduler.get_job(job_id)
+            if existing is None or str(existing.trigger) != str(trigger):
+                self.scheduler.add_job(
+                    self.jobs[kind],
+                    trigger,
+                    args=(self.services, self.client, team_id),
+                    id=job_id,
+                    replace_existing=True,
+                )
+        log.info("scheduler: %d team jobs", len(wanted))
+
+    def _triggers(self, team: Team) -> dict[str, tuple[str, int, CronTrigger]]:
+        timezone = team.checkin_timezone or self.services.settings.okrbot_timezone
+        if timezone == "member":
+            # Members' own timezones are the check-in job's concern; it is triggered in UTC.
+            timezone = "UTC"
+        out = {}
+        for kind, schedule in (
+            ("checkin", team.checkin_schedule),
+            ("digest", team.digest_schedule),
+        ):
+            if schedule and kind in self.jobs:
+                trigger = CronTrigger.from_crontab(schedule, timezone=zoneinfo.ZoneInfo(timezone))
+                out[f"{kind}:{team.id}"] = (kind, team.id or 0, trigger)
+        return out
