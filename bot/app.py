@@ -12,14 +12,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.config import Settings
 from bot.errors import OkrbotError
-from bot.i18n import t
+from bot.i18n import N_, t
 from bot.services.container import Services
 from bot.slackclient import make_client
 from storage.db import Database
 
 log = logging.getLogger("okrbot")
 
-GENERIC_ERROR = "Something went wrong on my side, and nothing was changed. Please try again."
+GENERIC_ERROR = N_("Something went wrong on my side, and nothing was changed. Please try again.")
 
 
 def build_app(

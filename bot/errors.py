@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.i18n import N_
+
 
 class OkrbotError(Exception):
     """Base class; `msgid` and `params` say what to tell a person."""
 
-    msgid = "Something went wrong."
+    msgid = N_("Something went wrong.")
 
     def __init__(self, msgid: str | None = None, /, **params: object) -> None:
         self.msgid = msgid or type(self).msgid
@@ -60,16 +62,16 @@ class ImportFileError(OkrbotError):
 class NotFound(OkrbotError):
     """Something a user named does not exist."""
 
-    msgid = "I could not find {what}."
+    msgid = N_("I could not find {what}.")
 
 
 class NotAllowed(OkrbotError):
     """The caller may not change this item."""
 
-    msgid = "You can't change that."
+    msgid = N_("You can't change that.")
 
 
 class InvalidInput(OkrbotError):
     """A value typed by a user cannot be used."""
 
-    msgid = "That doesn't look right."
+    msgid = N_("That doesn't look right.")

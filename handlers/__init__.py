@@ -1,11 +1,22 @@
-"""Slack surfaces, one module each; `register(app)` wires them all."""
+"""Slack surfaces, one module each. Each declares its routes as data (`COMMANDS`, `EVENTS`,
+`ACTIONS`); `register(app)` wires them, and a test holds `manifest.yml` to the same tables."""
+
+from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
 from handlers import commands, events, home
+from handlers.common import Listener, guarded
+
+COMMANDS: dict[str, Listener] = {**commands.COMMANDS}
+EVENTS: dict[str, Listener] = {**events.EVENTS, **home.EVENTS}
+ACTIONS: dict[str, Listener] = {**commands.ACTIONS}
 
 
 def register(app: AsyncApp) -> None:
-    commands.register(app)
-    events.register(app)
-    home.register(app)
+    for command, listener in COMMANDS.items():
+        app.command(command)(guarded(listener))
+    for event, listener in EVENTS.items():
+        app.event(event)(guarded(listener))
+    for action_id, listener in ACTIONS.items():
+        app.action(action_id)(guarded(listener))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -12,10 +12,10 @@ from bot.blocks import ids
 from bot.blocks.help import build_help
 from bot.blocks.message import Message
 from bot.blocks.status import build_status
-from bot.i18n import t
+from bot.i18n import N_, t
 from bot.services import okrs
 from bot.services.container import Services
-from handlers.common import Caller, caller, guarded, services_of
+from handlers.common import Caller, caller, services_of
 from storage.models import Team
 
 Subcommand = Callable[[Caller, str, AsyncBoltContext, AsyncRespond], Awaitable[None]]
@@ -40,7 +40,9 @@ async def okr_status(
         name=rest or None,
     )
     if not teams:
-        key = "I don't know a team called {name}." if rest else "You are not in any team yet."
+        key = (
+            N_("I don't know a team called {name}.") if rest else N_("You are not in any team yet.")
+        )
         await respond(text=t(who.locale, key, name=rest), response_type="ephemeral")
         return
     message = await _status_message(services, who, teams, shareable=True)
@@ -122,7 +124,5 @@ async def share_status(
     await respond(**message.as_kwargs(), response_type="in_channel", delete_original=True)
 
 
-def register(app: AsyncApp) -> None:
-    app.command("/okr")(guarded(okr_command))
-    app.command("/kpi")(guarded(kpi_command))
-    app.action(ids.SHARE_STATUS)(guarded(share_status))
+COMMANDS = {"/okr": okr_command, "/kpi": kpi_command}
+ACTIONS = {ids.SHARE_STATUS: share_status}

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.help import build_checkin_help
-from handlers.common import caller, guarded
+from handlers.common import caller
 
 # Subtypes that are not a person writing to the bot; acknowledged and ignored.
 IGNORED_SUBTYPES = {"bot_message", "message_deleted", "channel_join", "message_replied"}
@@ -31,5 +30,4 @@ async def on_message(event: dict, client: AsyncWebClient, context: AsyncBoltCont
     )
 
 
-def register(app: AsyncApp) -> None:
-    app.event("message")(guarded(on_message))
+EVENTS = {"message": on_message}

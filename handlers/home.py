@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.home import build_home
 from bot.services import okrs
-from handlers.common import caller, guarded, services_of
+from handlers.common import caller, services_of
 
 
 async def publish_home(client: AsyncWebClient, context: AsyncBoltContext, user_id: str) -> None:
@@ -30,5 +29,4 @@ async def app_home_opened(event: dict, client: AsyncWebClient, context: AsyncBol
         await publish_home(client, context, event["user"])
 
 
-def register(app: AsyncApp) -> None:
-    app.event("app_home_opened")(guarded(app_home_opened))
+EVENTS = {"app_home_opened": app_home_opened}

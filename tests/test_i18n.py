@@ -1,0 +1,52 @@
+"""Every message in the code has an Indonesian translation using the same placeholders."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.i18n import _catalog, format_day, format_number, normalize_locale, t, tn
+from bot.i18n.catalog import extract, placeholders
+
+MESSAGES = sorted({message.id for message in extract() if message.id}, key=str)
+
+
+def test_the_code_has_messages_to_translate() -> None:
+    assert len(MESSAGES) > 20
+
+
+@pytest.mark.parametrize("msgid", MESSAGES)
+def test_message_is_translated_to_indonesian(msgid: str | tuple[str, ...]) -> None:
+    key = msgid[0] if isinstance(msgid, tuple) else msgid
+    translated = _catalog("id").get(key)
+    assert translated, f"no Indonesian translation for {key!r}: run scripts/i18n-update"
+    forms = translated if isinstance(translated, tuple) else (translated,)
+    for form in forms:
+        assert placeholders(form) == placeholders(key), form
+
+
+def test_translation_and_fallback() -> None:
+    assert t("id", "Share in channel") == "Bagikan di kanal"
+    assert t("en", "Share in channel") == "Share in channel"
+    assert t("id", "OKR status: {teams}", teams="Sales") == "Status OKR: Sales"
+    assert t("id", "a sentence nobody translated") == "a sentence nobody translated"
+
+
+def test_counted_phrases() -> None:
+    assert tn("en", "{count} update", "{count} updates", 1) == "1 update"
+    assert tn("en", "{count} update", "{count} updates", 3) == "3 updates"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("id-ID", "id"), ("in", "id"), ("en-GB", "en"), ("fr-FR", "en"), (None, "en")]
+)
+def test_slack_locales_map_to_supported_ones(value: str | None, expected: str) -> None:
+    assert normalize_locale(value) == expected
+
+
+def test_numbers_and_dates_follow_the_locale() -> None:
+    assert format_number(1240.5, "id") == "1.240,5"
+    assert format_number(1240.5, "en") == "1,240.5"
+    assert format_number(74, "en") == "74"
+    assert format_day(dt.date(2026, 12, 1), "id") == "1 Des 2026"
