@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot import runtime
 from bot.config import load_settings
+from bot.demo import run_demo
 from bot.errors import ConfigError, ImportFileError
 from bot.services.imports import ImportReport
 
@@ -55,9 +56,8 @@ def _fail(message: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    level = logging.INFO if args.command == "run" else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return _dispatch(args)
     except ConfigError as exc:
@@ -76,8 +76,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _parse(args)
     settings = load_settings()
     if args.command == "demo":
-        from bot.demo import run_demo
-
         return asyncio.run(run_demo(args.db))
     if args.command == "run":
         settings.require_bot_token()

@@ -1,0 +1,74 @@
+"""`okrbot demo`: a scripted week on the seed example, no Slack account needed.
+
+It starts the local Slack stand-in and the real app on loopback with an embedded SQLite file,
+imports `examples/okrs.yaml`, then plays people typing in Slack through signed HTTP requests
+and prints what each of them sees.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+from bot.blocks.render import render
+from bot.sandbox import Sandbox, blocks_of, sandbox
+from bot.seed import load_seed, seed_people
+from bot.standin.server import Call
+
+# The demo's week starts on Monday 16 November 2026, 10:00 in Jakarta: deterministic output.
+DEMO_NOW = dt.datetime(2026, 11, 16, 3, 0, tzinfo=dt.UTC)
+CHANNELS = {"C0CS": "#customer-success", "C0SALES": "#sales", "C0SUPPORT": "#support"}
+
+
+class Stage:
+    """Prints each step of the script the way the people in it would see it."""
+
+    def __init__(self, box: Sandbox) -> None:
+        self.box = box
+        self.names = {p["id"]: p.get("real_name", p["name"]).split()[0] for p in seed_people()}
+
+    def say(self, text: str) -> None:
+        print(f"\n\033[1m▶ {text}\033[0m" if sys.stdout.isatty() else f"\n▶ {text}")
+
+    def show(self, call: Call, audience: str) -> None:
+        print(f"┌ {audience}")
+        body = render(blocks_of(call), self.names) or call.params.get("text", "")
+        print("\n".join("│ " + line for line in body.splitlines()))
+        print("└")
+
+    async def command(self, user_id: str, text: str, channel: str = "C0GENERAL") -> None:
+        name = self.names[user_id]
+        where = CHANNELS.get(channel, "#general")
+        self.say(f"{name} types `{text}` in {where}")
+        command, _, rest = text.partition(" ")
+        call = await self.box.command(command, rest, user_id=user_id, channel_id=channel)
+        visibility = "everyone" if call.params.get("response_type") == "in_channel" else "only"
+        self.show(call, f"okrbot → {where} ({visibility} {name} can see this)")
+
+    async def home(self, user_id: str) -> None:
+        self.say(f"{self.names[user_id]} opens okrbot's Home tab")
+        before = len(self.box.standin.calls_to("views.publish"))
+        await self.box.sender.app_home_opened(user_id)
+        call = (await self.box.standin.wait_for("views.publish", count=before + 1))[-1]
+        self.show(call, f"App Home of {self.names[user_id]}")
+
+
+async def run_demo(db_path: Path) -> int:
+    """Play the script against a fresh SQLite file at `db_path`."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in db_path.parent.glob(db_path.name + "*"):
+        leftover.unlink()
+    async with sandbox(f"sqlite:///{db_path}", clock=lambda: DEMO_NOW) as box:
+        stage = Stage(box)
+        stage.say("Importing examples/okrs.yaml (e-mail addresses looked up in Slack)")
+        report = await load_seed(box)
+        print("  " + ", ".join(f"{n} {kind}" for kind, n in sorted(report.created.items())))
+        await stage.command("U0MANAGER", "/okr help", "C0CS")
+        await stage.command("U0ALICE", "/okr status", "C0CS")
+        await stage.command("U0DEWI", "/okr status", "C0SALES")
+        await stage.command("U0RINA", "/okr status marketing")
+        await stage.home("U0ALICE")
+        calls = len(box.standin.calls)
+    print(f"\nDone: {calls} Slack API calls answered by the local stand-in; database: {db_path}")
+    return 0

@@ -1,0 +1,31 @@
+"""`okrbot demo` runs the scripted week offline and shows the seed's objectives correctly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.demo import run_demo
+
+
+async def test_demo_prints_the_seed_objectives_with_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await run_demo(tmp_path / "demo.db") == 0
+    out = capsys.readouterr().out
+    assert "Customer Success · 2026-Q4" in out
+    assert "KR-1 Increase NPS from 70 to 80\n│ ▓▓▓▓░░░░░░ 40% · 74 points / 80 points" in out
+    assert "Increase customer satisfaction — 40% · owner @Maya" in out
+    assert "Progres yang diharapkan hari ini: 50%" in out  # Dewi reads Indonesian
+    assert "$950 / $1.200" in out
+    assert (tmp_path / "demo.db").exists()
+
+
+async def test_demo_starts_from_a_fresh_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await run_demo(tmp_path / "demo.db")
+    await run_demo(tmp_path / "demo.db")
+    # The second run created everything again: it did not reuse the first run's rows.
+    assert capsys.readouterr().out.count("1 cycle, 2 initiative, 5 key_result") == 2
