@@ -123,11 +123,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _wait_healthy(url: str, process: subprocess.Popen) -> int:
+async def _wait_healthy(url: str, process: asyncio.subprocess.Process) -> int:
     async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            if process.poll() is not None:
-                raise AssertionError(process.stderr.read() if process.stderr else "exited")
+        for _ in range(300):
+            if process.returncode is not None:
+                raise AssertionError(f"okrbot run exited with {process.returncode}")
             try:
                 async with session.get(url) as response:
                     return response.status
@@ -147,12 +147,17 @@ async def test_run_http_serves_signed_requests(db_url: str, standin: StandinThre
         "SLACK_API_URL": standin.api_url,
         "HOST": "127.0.0.1",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run", "--http", "--port", str(port)],
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        "--http",
+        "--port",
+        str(port),
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -163,9 +168,10 @@ async def test_run_http_serves_signed_requests(db_url: str, standin: StandinThre
         assert good.status == 200 and "ch4llenge" in good.body
         assert bad.status == 401
     finally:
-        process.terminate()
-        _, errors = process.communicate(timeout=20)
-    assert process.returncode == 0, errors
+        if process.returncode is None:
+            process.terminate()
+        _, errors = await asyncio.wait_for(process.communicate(), timeout=20)
+    assert process.returncode == 0, errors.decode()
 
 
 def test_seed_people_file_matches_the_seed() -> None:

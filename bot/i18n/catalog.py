@@ -19,7 +19,7 @@ def extract() -> Catalog:
     """A catalog of every message id used in okrbot's packages."""
     catalog = Catalog(locale="id", project="okrbot")
     for package in PACKAGES:
-        for filename, lineno, message, comments, context in extract_from_dir(
+        for filename, lineno, message, _comments, context in extract_from_dir(
             ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS
         ):
             catalog.add(message, None, [(f"{package}/{filename}", lineno)], context=context)
