@@ -31,7 +31,11 @@ class Settings(BaseSettings):
     @field_validator("slack_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")) or "://" not in value or value.endswith("://"):
+        if (
+            not value.startswith(("http://", "https://"))
+            or "://" not in value
+            or value.endswith("://")
+        ):
             raise ValueError("must be an http(s) URL such as https://slack.com/api/")
         return value if value.endswith("/") else value + "/"
 

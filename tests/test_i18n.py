@@ -39,7 +39,8 @@ def test_counted_phrases() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [("id-ID", "id"), ("in", "id"), ("en-GB", "en"), ("fr-FR", "en"), (None, "en")]
+    ("value", "expected"),
+    [("id-ID", "id"), ("in", "id"), ("en-GB", "en"), ("fr-FR", "en"), (None, "en")],
 )
 def test_slack_locales_map_to_supported_ones(value: str | None, expected: str) -> None:
     assert normalize_locale(value) == expected
