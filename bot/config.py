@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,11 +32,8 @@ class Settings(BaseSettings):
     @field_validator("slack_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
-        if (
-            not value.startswith(("http://", "https://"))
-            or "://" not in value
-            or value.endswith("://")
-        ):
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError("must be an http(s) URL such as https://slack.com/api/")
         return value if value.endswith("/") else value + "/"
 
