@@ -260,9 +260,11 @@ def _cross_check(spec: ImportSpec, known_teams: set[str], known_kpis: set[str]) 
         for j, kr in enumerate(objective.key_results):
             if kr.kpi is not None and kr.kpi not in kpis:
                 problems.append(Problem(f"{where}.key_results[{j}].kpi", f"unknown KPI {kr.kpi!r}"))
-            if kr.number is not None and kr.number in numbers:
+            if kr.number is None:
+                continue
+            if kr.number in numbers:
                 problems.append(Problem(f"{where}.key_results[{j}].id", f"{kr.id} is used twice"))
-            numbers.add(kr.number or 0)
+            numbers.add(kr.number)
     for i, kpi in enumerate(spec.kpis):
         if kpi.team not in teams:
             problems.append(Problem(f"kpis[{i}].team", f"unknown team {kpi.team!r}"))

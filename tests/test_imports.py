@@ -183,3 +183,14 @@ async def test_csv_export_has_a_row_per_key_result_and_measurement(database: Dat
     nps = next(line for line in lines if "Increase NPS" in line)
     assert ",KR-1," in nps and ",40," in nps
     assert sum(line.startswith("kpi_measurement") for line in lines) == 18
+
+
+async def test_a_kr_id_used_twice_is_refused(database: Database) -> None:
+    text = SEED.read_text()
+    for title in ("Increase NPS from 70 to 80", "Reduce average reply time from 6 h to 4 h"):
+        text = text.replace(f"      - title: {title}", f"      - id: KR-1\n        title: {title}")
+    with pytest.raises(
+        ImportFileError, match=r"objectives\[0\]\.key_results\[1\]\.id: KR-1 is used twice"
+    ):
+        await load(database, text)
+    assert await count(database, KeyResult) == 0
