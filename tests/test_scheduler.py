@@ -1,0 +1,62 @@
+"""The scheduler keeps one cron job per team schedule, in step with the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.config import load_settings
+from bot.services.container import Services
+from bot.services.imports import import_file
+from scheduler.runner import ScheduleRunner
+from storage.db import Database
+
+SEED = Path(__file__).resolve().parents[1] / "examples" / "okrs.yaml"
+ran: list[int] = []
+
+
+async def job(services: Services, client: object, team_id: int) -> None:
+    ran.append(team_id)
+
+
+async def resolve(email: str) -> str | None:
+    return "U0BOB"
+
+
+async def load(database: Database, text: str) -> None:
+    await import_file(
+        database=database, workspace_id="T1", text=text, filename="f", resolve_email=resolve
+    )
+
+
+async def test_jobs_follow_team_schedules(database: Database, db_url: str) -> None:
+    await load(database, SEED.read_text())
+    services = Services(settings=load_settings(database_url=db_url), database=database)
+    runner = ScheduleRunner(services, client=None, jobs={"checkin": job, "digest": job})
+    await runner.start()
+    try:
+        jobs = {j.id: j for j in runner.scheduler.get_jobs()}
+        assert sum(i.startswith("checkin:") for i in jobs) == 4
+        assert sum(i.startswith("digest:") for i in jobs) == 3
+        monday = next(j for i, j in jobs.items() if i.startswith("checkin:"))
+        assert "day_of_week='mon'" in str(monday.trigger) and "Asia/Jakarta" in str(
+            monday.trigger.timezone
+        )
+        await load(
+            database, SEED.read_text().replace('    digest: {schedule: "0 16 * * fri"}\n', "", 1)
+        )
+        await runner.sync()
+        assert sum(j.id.startswith("digest:") for j in runner.scheduler.get_jobs()) == 2
+    finally:
+        runner.stop()
+
+
+async def test_kinds_without_a_job_are_not_scheduled(database: Database, db_url: str) -> None:
+    await load(database, SEED.read_text())
+    services = Services(settings=load_settings(database_url=db_url), database=database)
+    runner = ScheduleRunner(services, client=None, jobs={"digest": job})
+    await runner.start()
+    try:
+        ids = {j.id for j in runner.scheduler.get_jobs()}
+        assert ids and all(i == "sync" or i.startswith("digest:") for i in ids)
+    finally:
+        runner.stop()
