@@ -40,12 +40,6 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=("yaml", "csv"), default="yaml")
     exp.add_argument("--out", type=Path)
     exp.add_argument("--workspace")
-
-    parse = commands.add_parser("parse", help="check the reply reader")
-    parse.add_argument("--cases", type=Path)
-    parse.add_argument("--items", type=Path)
-    parse.add_argument("--locale", default="en", choices=("en", "id"))
-    parse.add_argument("text", nargs="?")
     return parser
 
 
@@ -72,8 +66,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "parse":
-        return _parse(args)
     settings = load_settings()
     if args.command == "demo":
         return asyncio.run(run_demo(args.db))
@@ -104,20 +96,6 @@ def _summary(report: ImportReport) -> str:
     parts = [f"{count} {kind} created" for kind, count in sorted(report.created.items()) if count]
     parts += [f"{count} {kind} updated" for kind, count in sorted(report.updated.items()) if count]
     return "okrbot: imported: " + ", ".join(parts)
-
-
-def _parse(args: argparse.Namespace) -> int:
-    from bot.replycases import run_cases, show_reply
-
-    if args.cases:
-        lines, passed, failed = run_cases(args.cases)
-        print("\n".join(lines))
-        print(f"{passed} passed, {failed} failed")
-        return 0 if failed == 0 else 1
-    if args.items and args.text is not None:
-        print(show_reply(args.items, args.text, args.locale))
-        return 0
-    return _fail("parse needs --cases FILE, or --items FILE and the reply text")
 
 
 if __name__ == "__main__":
