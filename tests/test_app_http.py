@@ -169,3 +169,11 @@ async def test_unexpected_error_is_told_to_the_user(box: Sandbox) -> None:
     call = await box.command("/okr", "status", user_id="U0ALICE", channel_id="C0CS")
     assert "Something went wrong on my side" in text_of(call)
     assert call.params.get("response_type") == "ephemeral"
+
+
+async def test_rate_limited_and_failing_web_api_calls_are_retried(box: Sandbox) -> None:
+    box.standin.fail("views.publish", status=429, retry_after=1)
+    box.standin.fail("views.publish", status=500)
+    await box.sender.app_home_opened("U0ALICE")
+    calls = await box.standin.wait_for("views.publish", count=3, timeout=15)
+    assert [call.status for call in calls] == [429, 500, 200]
