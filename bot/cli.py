@@ -13,6 +13,7 @@ from bot import runtime
 from bot.config import load_settings
 from bot.demo import run_demo
 from bot.errors import ConfigError, ImportFileError
+from bot.replycases import run_cases, show_reply
 from bot.services.imports import ImportReport
 
 
@@ -28,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="a scripted week against a local Slack stand-in")
     demo.add_argument("--db", type=Path, default=Path("demo-out/okrbot-demo.db"))
+
+    parse = commands.add_parser("parse", help="check the reply reader")
+    parse.add_argument("--cases", type=Path, help="a JSONL file of cases (SPEC §7)")
+    parse.add_argument("--items", type=Path, help="a JSON file of numbered prompt items")
+    parse.add_argument("--locale", default="en", choices=("en", "id"))
+    parse.add_argument("text", nargs="?", help="the reply to read, with --items")
 
     db = commands.add_parser("db", help="database maintenance")
     db.add_subparsers(dest="db_command", required=True).add_parser("upgrade")
@@ -66,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "parse":
+        return _parse(args)
     settings = load_settings()
     if args.command == "demo":
         return asyncio.run(run_demo(args.db))
@@ -96,6 +105,18 @@ def _summary(report: ImportReport) -> str:
     parts = [f"{count} {kind} created" for kind, count in sorted(report.created.items()) if count]
     parts += [f"{count} {kind} updated" for kind, count in sorted(report.updated.items()) if count]
     return "okrbot: imported: " + ", ".join(parts)
+
+
+def _parse(args: argparse.Namespace) -> int:
+    if args.cases:
+        lines, passed, failed = run_cases(args.cases)
+        print("\n".join(lines))
+        print(f"{passed} passed, {failed} failed")
+        return 0 if failed == 0 else 1
+    if args.items and args.text is not None:
+        print(show_reply(args.items, args.text, args.locale))
+        return 0
+    return _fail("parse needs --cases FILE, or --items FILE and the reply text")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import/export through the CLI; `okrbot run --http` serving signed requests."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 from bot.seed import SEED_OKRS, SEED_PEOPLE, seed_people
 from bot.standin.sender import SignedSender
 from bot.standin.server import StandinThread
-from tests.conftest import REPO
+from tests.conftest import REPO, SHARED
 
 SECRET = "cli-test-secret"
 
@@ -177,3 +178,37 @@ async def test_run_http_serves_signed_requests(db_url: str, standin: StandinThre
 def test_seed_people_file_matches_the_seed() -> None:
     assert SEED_PEOPLE.exists()
     assert {"U0ALICE", "U0BOB", "U0MANAGER"} <= {person["id"] for person in seed_people()}
+
+
+@pytest.mark.skipif(
+    not (SHARED / "parser-cases.jsonl").exists(), reason="../shared is not beside the repo"
+)
+def test_parse_passes_every_public_case() -> None:
+    result = okrbot("parse", "--cases", str(SHARED / "parser-cases.jsonl"))
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert result.stdout.rstrip().splitlines()[-1].endswith(" passed, 0 failed")
+
+
+def test_parse_fails_on_a_wrong_expectation(tmp_path: Path) -> None:
+    case = {
+        "id": "wrong",
+        "locale": "en",
+        "text": "nps 74",
+        "items": [{"n": 1, "kind": "kr", "title": "NPS", "aliases": ["nps"], "last": 70}],
+        "expect": {"skip": False, "no_change": False, "updates": [{"n": 1, "value": 75}]},
+    }
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(json.dumps(case) + "\n")
+    result = okrbot("parse", "--cases", str(cases))
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == "0 passed, 1 failed"
+
+
+def test_parse_shows_one_reply(tmp_path: Path) -> None:
+    items = tmp_path / "items.json"
+    items.write_text(
+        json.dumps([{"n": 3, "kind": "kpi", "title": "Tiket", "aliases": ["tiket"], "last": 1180}])
+    )
+    result = okrbot("parse", "--items", str(items), "--locale", "id", "3: 1.240")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["updates"] == [{"n": 3, "value": 1240}]
