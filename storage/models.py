@@ -185,6 +185,7 @@ class KrUpdate(SQLModel, table=True):
     author_id: str | None = Field(default=None, max_length=32)
     source: str = Field(max_length=16)
     round_id: int | None = Field(default=None, foreign_key="checkinround.id", index=True)
+    reply_id: int | None = Field(default=None, foreign_key="replymessage.id", index=True)
     message_ts: str | None = Field(default=None, max_length=32, index=True)
     reverted: bool = False
     created_at: dt.datetime = Field(default_factory=utcnow)
@@ -201,6 +202,8 @@ class InitiativeUpdate(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=3000)
     author_id: str | None = Field(default=None, max_length=32)
     source: str = Field(max_length=16)
+    round_id: int | None = Field(default=None, foreign_key="checkinround.id", index=True)
+    reply_id: int | None = Field(default=None, foreign_key="replymessage.id", index=True)
     message_ts: str | None = Field(default=None, max_length=32, index=True)
     reverted: bool = False
     created_at: dt.datetime = Field(default_factory=utcnow)
@@ -216,8 +219,11 @@ class KpiMeasurement(SQLModel, table=True):
     kpi_id: int = Field(foreign_key="kpi.id")
     period: str = Field(max_length=16)
     value: float
+    note: str | None = Field(default=None, max_length=3000)
     author_id: str | None = Field(default=None, max_length=32)
     source: str = Field(max_length=16)
+    round_id: int | None = Field(default=None, foreign_key="checkinround.id", index=True)
+    reply_id: int | None = Field(default=None, foreign_key="replymessage.id", index=True)
     message_ts: str | None = Field(default=None, max_length=32, index=True)
     reverted: bool = False
     created_at: dt.datetime = Field(default_factory=utcnow)
@@ -249,11 +255,54 @@ class CheckinPrompt(SQLModel, table=True):
     state: str = Field(default=PromptState.CLAIMED, max_length=16)
     channel_id: str | None = Field(default=None, max_length=32)
     message_ts: str | None = Field(default=None, max_length=32)
+    due_at: dt.datetime | None = None
     claimed_at: dt.datetime = Field(default_factory=utcnow)
     sent_at: dt.datetime | None = None
     reminded_at: dt.datetime | None = None
     answered_at: dt.datetime | None = None
     error: str | None = Field(default=None, max_length=200)
+
+
+class ReplyMessage(SQLModel, table=True):
+    """A person's DM to okrbot, read as a check-in reply; (channel, ts) dedupes Slack retries.
+
+    Updates it recorded point back to it (`reply_id`), so an edit re-applies and *Undo* reverts
+    exactly what this message changed.
+    """
+
+    __table_args__ = (UniqueConstraint("channel_id", "ts"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    channel_id: str = Field(max_length=32)
+    ts: str = Field(max_length=32)
+    user_id: str = Field(max_length=32, index=True)
+    text: str = Field(default="", max_length=40000)
+    round_id: int | None = Field(default=None, foreign_key="checkinround.id", index=True)
+    answer_ts: str | None = Field(default=None, max_length=32)
+    received_at: dt.datetime = Field(default_factory=utcnow)
+    edited_at: dt.datetime | None = None
+    undone_at: dt.datetime | None = None
+
+
+class DigestSent(SQLModel, table=True):
+    """A managers' digest sent for one team and period; the unique row is the send claim.
+
+    `snapshot` keeps the numbers the digest showed, so the next one can say what changed.
+    """
+
+    __table_args__ = (UniqueConstraint("team_id", "period", "manager_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    period: str = Field(max_length=64)
+    manager_id: str = Field(max_length=32)
+    round_id: int | None = Field(default=None, foreign_key="checkinround.id")
+    snapshot: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    claimed_at: dt.datetime = Field(default_factory=utcnow)
+    sent_at: dt.datetime | None = None
+    message_ts: str | None = Field(default=None, max_length=32)
 
 
 class SlackEvent(SQLModel, table=True):
