@@ -1,0 +1,393 @@
+"""Every change to a key result, KPI or initiative goes through here: permission, history row,
+the mirrored current value, and KPI-linked KRs moving with their KPI (SPEC §1, §5).
+
+Only a KR's owner, its objective's owner and the team's managers may change a KR; a KPI may be
+logged by its owner and the team's managers; an initiative by its owner, its KR's owner and the
+managers. Everything is kept with author and source, so nothing is beyond undo.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.domain import Role, Source
+from bot.errors import NotAllowed, NotFound
+from bot.i18n import N_
+from bot.progress import KpiStatus, KrStatus, expected_progress, kpi_status, kr_progress, kr_status
+from bot.services.okrs import current_cycle
+from storage.db import Database
+from storage.models import (
+    Initiative,
+    InitiativeUpdate,
+    KeyResult,
+    Kpi,
+    KpiMeasurement,
+    KrUpdate,
+    Membership,
+    Objective,
+    ReplyMessage,
+    utcnow,
+)
+
+Kind = Literal["kr", "kpi", "initiative"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, and from where."""
+
+    workspace_id: str
+    user_id: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The check-in round and DM reply a change came from, when it came from one."""
+
+    round_id: int | None = None
+    reply_id: int | None = None
+    message_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one change did, for confirmations: old → new, progress and status."""
+
+    kind: Kind
+    item_id: int
+    label: str
+    unit: str
+    old: float | str | None
+    new: float | str | None
+    progress: float | None = None
+    status: KrStatus | KpiStatus | None = None
+    via_kpi: str | None = None
+
+
+def period_of(day: dt.date, period: str) -> str:
+    """The period a day falls in: `2026-11` (monthly) or `2026-W47` (weekly, ISO)."""
+    if period == "weekly":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02}"
+    return f"{day.year}-{day.month:02}"
+
+
+async def _is_manager(session: AsyncSession, team_id: int, user_id: str) -> bool:
+    query = select(Membership.id).where(
+        Membership.team_id == team_id,
+        Membership.user_id == user_id,
+        Membership.role == Role.MANAGER,
+    )
+    return (await session.exec(query)).first() is not None
+
+
+async def _kr_context(
+    session: AsyncSession, workspace_id: str, kr_id: int
+) -> tuple[KeyResult, Objective]:
+    kr = await session.get(KeyResult, kr_id)
+    if kr is None or kr.workspace_id != workspace_id:
+        raise NotFound(what=f"KR #{kr_id}")
+    objective = await session.get(Objective, kr.objective_id)
+    assert objective is not None  # guaranteed by the foreign key
+    return kr, objective
+
+
+async def _check_kr(
+    session: AsyncSession, kr: KeyResult, objective: Objective, user_id: str
+) -> None:
+    if user_id in (kr.owner_id, objective.owner_id):
+        return
+    if not await _is_manager(session, objective.team_id, user_id):
+        raise NotAllowed(
+            N_(
+                "Only the owner of {kr}, the owner of its objective and the team's managers "
+                "can change it."
+            ),
+            kr=f"KR-{kr.number}",
+        )
+
+
+async def _kr_status(
+    session: AsyncSession, kr: KeyResult, now: dt.datetime
+) -> tuple[float, KrStatus]:
+    cycle = await current_cycle(session, kr.workspace_id, now.date())
+    expected = expected_progress(cycle.start, cycle.end, now) if cycle else 0.0
+    progress = kr_progress(kr.start, kr.target, kr.current)
+    return progress, kr_status(progress, expected, confidence=kr.confidence, explicit=kr.status)
+
+
+async def _apply_kr(
+    session: AsyncSession,
+    kr: KeyResult,
+    actor: Actor,
+    origin: Origin,
+    *,
+    value: float | None,
+    confidence: int | None = None,
+    status: str | None = None,
+    note: str | None = None,
+) -> KrUpdate:
+    """Write one KR history row and mirror the latest values on the KR."""
+    row = KrUpdate(
+        workspace_id=kr.workspace_id,
+        kr_id=kr.id or 0,
+        old_value=kr.current,
+        new_value=kr.current if value is None else value,
+        confidence=confidence,
+        status=status,
+        note=note,
+        author_id=actor.user_id,
+        source=actor.source,
+        round_id=origin.round_id,
+        reply_id=origin.reply_id,
+        message_ts=origin.message_ts,
+    )
+    session.add(row)
+    if value is not None:
+        kr.current = value
+    if confidence is not None:
+        kr.confidence = confidence
+    # An explicit status holds until the owner's next check-in says otherwise.
+    kr.status = status
+    kr.updated_at = utcnow()
+    session.add(kr)
+    return row
+
+
+async def update_kr(
+    *,
+    database: Database,
+    actor: Actor,
+    kr_id: int,
+    value: float | None,
+    confidence: int | None = None,
+    status: str | None = None,
+    note: str | None = None,
+    origin: Origin = Origin(),
+    now: dt.datetime | None = None,
+) -> Change:
+    """Record a new value (and/or confidence, status, note) for a KR the actor may change."""
+    now = now or utcnow()
+    async with database.session() as session:
+        kr, objective = await _kr_context(session, actor.workspace_id, kr_id)
+        await _check_kr(session, kr, objective, actor.user_id)
+        old = kr.current
+        await _apply_kr(
+            session, kr, actor, origin, value=value, confidence=confidence, status=status, note=note
+        )
+        progress, shown = await _kr_status(session, kr, now)
+    return Change(
+        "kr", kr_id, f"KR-{kr.number} {kr.title}", kr.unit, old, kr.current, progress, shown
+    )
+
+
+async def log_kpi(
+    *,
+    database: Database,
+    actor: Actor,
+    kpi_id: int,
+    value: float,
+    period: str | None = None,
+    note: str | None = None,
+    origin: Origin = Origin(),
+    now: dt.datetime | None = None,
+) -> list[Change]:
+    """Record a KPI value for a period (default: the current one); linked KRs move with it."""
+    now = now or utcnow()
+    async with database.session() as session:
+        kpi = await session.get(Kpi, kpi_id)
+        if kpi is None or kpi.workspace_id != actor.workspace_id:
+            raise NotFound(what=f"KPI #{kpi_id}")
+        if actor.user_id != kpi.owner_id and not await _is_manager(
+            session, kpi.team_id, actor.user_id
+        ):
+            raise NotAllowed(
+                N_("Only the owner of {kpi} and the team's managers can log it."), kpi=kpi.name
+            )
+        period = period or period_of(now.date(), kpi.period)
+        old = await _latest_value(session, kpi_id)
+        session.add(
+            KpiMeasurement(
+                workspace_id=kpi.workspace_id,
+                kpi_id=kpi_id,
+                period=period,
+                value=value,
+                note=note,
+                author_id=actor.user_id,
+                source=actor.source,
+                round_id=origin.round_id,
+                reply_id=origin.reply_id,
+                message_ts=origin.message_ts,
+            )
+        )
+        status = kpi_status(value, target=kpi.target, warn=kpi.warn, direction=kpi.direction)
+        changes = [Change("kpi", kpi_id, kpi.name, kpi.unit, old, value, None, status)]
+        changes += await _move_linked_krs(session, kpi, value, actor, origin, now)
+    return changes
+
+
+async def _latest_value(session: AsyncSession, kpi_id: int) -> float | None:
+    query = (
+        select(KpiMeasurement.value)
+        .where(KpiMeasurement.kpi_id == kpi_id, col(KpiMeasurement.reverted).is_(False))
+        .order_by(col(KpiMeasurement.period).desc(), col(KpiMeasurement.created_at).desc())
+    )
+    return (await session.exec(query)).first()
+
+
+async def _move_linked_krs(
+    session: AsyncSession, kpi: Kpi, value: float, actor: Actor, origin: Origin, now: dt.datetime
+) -> list[Change]:
+    """KRs linked to the KPI take its new value; their history says it came from the KPI."""
+    krs = (await session.exec(select(KeyResult).where(KeyResult.kpi_id == kpi.id))).all()
+    linked = Actor(actor.workspace_id, actor.user_id, Source.KPI)
+    changes = []
+    for kr in krs:
+        old = kr.current
+        await _apply_kr(session, kr, linked, origin, value=value, status=kr.status)
+        progress, shown = await _kr_status(session, kr, now)
+        label = f"KR-{kr.number} {kr.title}"
+        changes.append(
+            Change("kr", kr.id or 0, label, kr.unit, old, value, progress, shown, kpi.name)
+        )
+    return changes
+
+
+async def set_initiative_status(
+    *,
+    database: Database,
+    actor: Actor,
+    initiative_id: int,
+    status: str,
+    note: str | None = None,
+    origin: Origin = Origin(),
+) -> Change:
+    """Move an initiative (planned, in progress, done, dropped)."""
+    async with database.session() as session:
+        initiative = await session.get(Initiative, initiative_id)
+        if initiative is None or initiative.workspace_id != actor.workspace_id:
+            raise NotFound(what=f"initiative #{initiative_id}")
+        kr, objective = await _kr_context(session, actor.workspace_id, initiative.kr_id)
+        if actor.user_id != initiative.owner_id:
+            await _check_kr(session, kr, objective, actor.user_id)
+        old = initiative.status
+        session.add(
+            InitiativeUpdate(
+                workspace_id=initiative.workspace_id,
+                initiative_id=initiative_id,
+                old_status=old,
+                new_status=status,
+                note=note,
+                author_id=actor.user_id,
+                source=actor.source,
+                round_id=origin.round_id,
+                reply_id=origin.reply_id,
+                message_ts=origin.message_ts,
+            )
+        )
+        initiative.status = status
+        session.add(initiative)
+    return Change("initiative", initiative_id, initiative.title, "", old, status)
+
+
+async def undo_reply(*, database: Database, actor: Actor, reply_id: int) -> list[Change]:
+    """Revert exactly what one DM reply recorded (its KR, KPI and initiative changes).
+
+    Only the person who wrote the reply may undo it; undoing twice changes nothing."""
+    async with database.session() as session:
+        reply = await session.get(ReplyMessage, reply_id)
+        if reply is None or reply.workspace_id != actor.workspace_id:
+            raise NotFound(what=f"reply #{reply_id}")
+        if reply.user_id != actor.user_id:
+            raise NotAllowed(N_("Only the person who wrote a check-in reply can undo it."))
+        reply.undone_at = reply.undone_at or utcnow()
+        session.add(reply)
+        changes = await _undo_krs(session, reply_id)
+        changes += await _undo_kpis(session, reply_id)
+        changes += await _undo_initiatives(session, reply_id)
+    return changes
+
+
+async def _undo_krs(session: AsyncSession, reply_id: int) -> list[Change]:
+    """Put each KR back to its value before the reply's first change to it."""
+    query = (
+        select(KrUpdate)
+        .where(KrUpdate.reply_id == reply_id, col(KrUpdate.reverted).is_(False))
+        .order_by(col(KrUpdate.id))
+    )
+    rows = (await session.exec(query)).all()
+    first: dict[int, KrUpdate] = {}
+    for row in rows:
+        first.setdefault(row.kr_id, row)
+        row.reverted = True
+        session.add(row)
+    changes = []
+    for kr_id, row in first.items():
+        kr = await session.get(KeyResult, kr_id)
+        if kr is None:
+            continue
+        before = kr.current
+        kr.current = row.old_value if row.old_value is not None else kr.current
+        kr.confidence, kr.status = await _previous_marks(session, kr_id)
+        session.add(kr)
+        changes.append(
+            Change("kr", kr_id, f"KR-{kr.number} {kr.title}", kr.unit, before, kr.current)
+        )
+    return changes
+
+
+async def _previous_marks(session: AsyncSession, kr_id: int) -> tuple[int | None, str | None]:
+    """Confidence and status of the latest update still standing."""
+    query = (
+        select(KrUpdate)
+        .where(KrUpdate.kr_id == kr_id, col(KrUpdate.reverted).is_(False))
+        .order_by(col(KrUpdate.id).desc())
+    )
+    latest = (await session.exec(query)).first()
+    return (latest.confidence, latest.status) if latest else (None, None)
+
+
+async def _undo_kpis(session: AsyncSession, reply_id: int) -> list[Change]:
+    query = select(KpiMeasurement).where(
+        KpiMeasurement.reply_id == reply_id, col(KpiMeasurement.reverted).is_(False)
+    )
+    changes = []
+    for row in (await session.exec(query)).all():
+        row.reverted = True
+        session.add(row)
+        kpi = await session.get(Kpi, row.kpi_id)
+        changes.append(Change("kpi", row.kpi_id, kpi.name if kpi else "", "", row.value, None))
+    return changes
+
+
+async def _undo_initiatives(session: AsyncSession, reply_id: int) -> list[Change]:
+    query = (
+        select(InitiativeUpdate)
+        .where(InitiativeUpdate.reply_id == reply_id, col(InitiativeUpdate.reverted).is_(False))
+        .order_by(col(InitiativeUpdate.id).desc())
+    )
+    changes = []
+    for row in (await session.exec(query)).all():
+        row.reverted = True
+        session.add(row)
+        initiative = await session.get(Initiative, row.initiative_id)
+        if initiative is not None:
+            initiative.status = row.old_status
+            session.add(initiative)
+            changes.append(
+                Change(
+                    "initiative",
+                    row.initiative_id,
+                    initiative.title,
+                    "",
+                    row.new_status,
+                    row.old_status,
+                )
+            )
+    return changes
