@@ -80,6 +80,7 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
             await socket_handler.close_async()
         runner.stop()
         await web.cleanup()
+        await services.drain()
         await database.dispose()
 
 

@@ -86,6 +86,7 @@ async def sandbox(
                 yield Sandbox(standin, sender, services, client, url)
         finally:
             await runner.cleanup()
+            await services.drain()
             await database.dispose()
 
 

@@ -1,16 +1,18 @@
 """Slack surfaces, one module each. Each declares its routes as data (`COMMANDS`, `EVENTS`,
-`ACTIONS`); `register(app)` wires them, and a test holds `manifest.yml` to the same tables."""
+`ACTIONS`, `VIEWS`); `register(app)` wires them, and a test holds `manifest.yml` to the same
+tables."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import commands, events, home
+from handlers import commands, events, home, views
 from handlers.common import Listener, guarded
 
 COMMANDS: dict[str, Listener] = {**commands.COMMANDS}
 EVENTS: dict[str, Listener] = {**events.EVENTS, **home.EVENTS}
-ACTIONS: dict[str, Listener] = {**commands.ACTIONS}
+ACTIONS: dict[str, Listener] = {**commands.ACTIONS, **home.ACTIONS}
+VIEWS: dict[str, Listener] = {**views.VIEWS}
 
 
 def register(app: AsyncApp) -> None:
@@ -20,3 +22,5 @@ def register(app: AsyncApp) -> None:
         app.event(event)(guarded(listener))
     for action_id, listener in ACTIONS.items():
         app.action(action_id)(guarded(listener))
+    for callback_id, listener in VIEWS.items():
+        app.view(callback_id)(guarded(listener))

@@ -1,8 +1,6 @@
-"""`/okr` and `/kpi` slash commands and the buttons on their answers."""
+"""`/okr` and `/kpi`: one dispatcher each, routing the first word to a subcommand."""
 
 from __future__ import annotations
-
-from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -10,56 +8,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import ids
 from bot.blocks.help import build_help
-from bot.blocks.message import Message
-from bot.blocks.status import build_status
-from bot.i18n import N_, t
 from bot.services import okrs
-from bot.services.container import Services
-from handlers.common import Caller, caller, services_of
-from storage.models import Team
+from handlers import kpi, okr
+from handlers.common import Subcommand, caller, services_of
 
-Subcommand = Callable[[Caller, str, AsyncBoltContext, AsyncRespond], Awaitable[None]]
+OKR_SUBCOMMANDS: dict[str, Subcommand] = {**okr.SUBCOMMANDS}
+KPI_SUBCOMMANDS: dict[str, Subcommand] = {**kpi.SUBCOMMANDS}
 
 
 def split_words(text: str) -> tuple[str, str]:
     """`"status Sales team"` -> `("status", "Sales team")`, the first word lower-cased."""
     word, _, rest = (text or "").strip().partition(" ")
     return word.lower(), rest.strip()
-
-
-async def okr_status(
-    who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond
-) -> None:
-    """`/okr status [team]`: the objectives of the named team, the channel's, or the caller's."""
-    services = services_of(context)
-    teams = await okrs.find_teams(
-        database=services.database,
-        workspace_id=who.workspace_id,
-        user_id=who.user_id,
-        channel_id=context.channel_id,
-        name=rest or None,
-    )
-    if not teams:
-        key = (
-            N_("I don't know a team called {name}.") if rest else N_("You are not in any team yet.")
-        )
-        await respond(text=t(who.locale, key, name=rest), response_type="ephemeral")
-        return
-    message = await _status_message(services, who, teams, shareable=True)
-    await respond(**message.as_kwargs(), response_type="ephemeral")
-
-
-async def _status_message(
-    services: Services, who: Caller, teams: list[Team], *, shareable: bool
-) -> Message:
-    statuses = await okrs.team_status(
-        database=services.database, workspace_id=who.workspace_id, teams=teams, now=services.clock()
-    )
-    return build_status(statuses, who.locale, shareable=shareable)
-
-
-OKR_SUBCOMMANDS: dict[str, Subcommand] = {"status": okr_status}
-KPI_SUBCOMMANDS: dict[str, Subcommand] = {}
 
 
 async def _dispatch(
@@ -72,13 +32,13 @@ async def _dispatch(
 ) -> None:
     await ack()
     who = await caller(context, client, command["user_id"])
+    context["trigger_id"] = command.get("trigger_id")  # modals must open within 3 s of it
     word, rest = split_words(command.get("text", ""))
     handler = table.get(word)
     if handler is None:
         unknown = word if word and word != "help" else None
-        await respond(
-            **build_help(who.locale, unknown=unknown).as_kwargs(), response_type="ephemeral"
-        )
+        help_message = build_help(who.locale, unknown=unknown)
+        await respond(**help_message.as_kwargs(), response_type="ephemeral")
         return
     await handler(who, rest, context, respond)
 
@@ -120,7 +80,7 @@ async def share_status(
     teams = await okrs.teams_by_id(
         database=services.database, workspace_id=who.workspace_id, team_ids=wanted
     )
-    message = await _status_message(services, who, teams, shareable=False)
+    message = await okr.status_message(services, who, teams, shareable=False)
     await respond(**message.as_kwargs(), response_type="in_channel", delete_original=True)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from slack_bolt.async_app import AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -24,6 +26,9 @@ class Caller:
     workspace_id: str
     user_id: str
     locale: str
+
+
+Subcommand = Callable[["Caller", str, AsyncBoltContext, AsyncRespond], Awaitable[None]]
 
 
 def services_of(context: AsyncBoltContext) -> Services:
@@ -63,10 +68,16 @@ Listener = Callable[..., Awaitable[None]]
 
 
 def guarded(listener: Listener) -> Listener:
-    """Wrap a listener so its errors reach the app's error handler after Slack got its ack."""
+    """Wrap a listener so shutdown can wait for it, and its errors reach the app's error
+    handler after Slack got its ack. Listeners must take `context` (checked here, at start)."""
+    if "context" not in inspect.signature(listener).parameters:
+        raise TypeError(f"{listener.__name__} must accept `context`")
 
     @functools.wraps(listener)
     async def run(*args: Any, **kwargs: Any) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            services_of(kwargs["context"]).track(task)
         try:
             await listener(*args, **kwargs)
         except Exception:

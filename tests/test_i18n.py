@@ -22,6 +22,7 @@ def test_message_is_translated_to_indonesian(msgid: str | tuple[str, ...]) -> No
     translated = _catalog("id").get(key)
     assert translated, f"no Indonesian translation for {key!r}: run scripts/i18n-update"
     forms = translated if isinstance(translated, tuple) else (translated,)
+    assert all(forms), f"an empty plural form for {key!r}"
     for form in forms:
         assert placeholders(form) == placeholders(key), form
 

@@ -90,14 +90,23 @@ async def test_bot_events_match_the_listeners(app: AsyncApp) -> None:
 
 
 async def test_actions_are_registered_and_interactivity_is_on(app: AsyncApp) -> None:
-    declared = {value for name, value in vars(ids).items() if name.isupper()}
-    assert declared == set(handlers.ACTIONS)
+    assert set(ids.ACTION_IDS) == set(handlers.ACTIONS)
+    assert set(ids.VIEW_IDS) == set(handlers.VIEWS)
+    declared = ids.ACTION_IDS
     for action_id in declared:
         body = {
             "type": "block_actions",
             "team": {"id": "T1"},
             "user": {"id": "U1"},
             "actions": [{"action_id": action_id, "type": "button", "value": "1"}],
+        }
+        assert await matched(app, body)
+    for callback_id in ids.VIEW_IDS:
+        body = {
+            "type": "view_submission",
+            "team": {"id": "T1"},
+            "user": {"id": "U1"},
+            "view": {"type": "modal", "callback_id": callback_id, "state": {"values": {}}},
         }
         assert await matched(app, body)
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from bot.metrics import Metrics
 from storage.db import Database
 from storage.models import utcnow
 
+DRAIN_SECONDS = 10.0
+
 
 @dataclass
 class Services:
@@ -18,3 +21,16 @@ class Services:
     database: Database
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], dt.datetime] = utcnow
+    inflight: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def track(self, task: asyncio.Task[None]) -> None:
+        """Remember a running listener, so shutdown can wait for it (see `drain`)."""
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
+
+    async def drain(self) -> None:
+        """Wait (at most DRAIN_SECONDS) for listeners still working after their ack, before
+        the database closes."""
+        pending = [task for task in self.inflight if task is not asyncio.current_task()]
+        if pending:
+            await asyncio.wait(pending, timeout=DRAIN_SECONDS)

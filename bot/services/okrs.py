@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.errors import InvalidInput, NotFound
+from bot.i18n import N_
 from bot.progress import (
     KrStatus,
     clamp,
@@ -21,7 +24,15 @@ from bot.progress import (
     objective_progress,
 )
 from storage.db import Database
-from storage.models import Cycle, KeyResult, Membership, Objective, Team
+from storage.models import (
+    Cycle,
+    Initiative,
+    KeyResult,
+    KrUpdate,
+    Membership,
+    Objective,
+    Team,
+)
 
 
 @dataclass(frozen=True)
@@ -171,3 +182,142 @@ async def teams_by_id(*, database: Database, workspace_id: str, team_ids: set[in
     async with database.session() as session:
         query = select(Team).where(Team.workspace_id == workspace_id, col(Team.id).in_(team_ids))
         return list((await session.exec(query.order_by(col(Team.name)))).all())
+
+
+_KR_REF = re.compile(r"^(?:kr[-\s#]?|#)?(\d+)$", re.IGNORECASE)
+
+
+def _matches(kr: KeyResult, ref: str) -> bool:
+    ref = ref.casefold()
+    return ref in (alias.casefold() for alias in kr.aliases) or ref in kr.title.casefold()
+
+
+async def find_kr(*, database: Database, workspace_id: str, ref: str, user_id: str) -> KeyResult:
+    """The KR a person means: `KR-7`, `7`, an alias or words of its title.
+
+    Among several matches, the caller's own KRs win; still several is an error listing them.
+    """
+    ref = ref.strip()
+    async with database.session() as session:
+        number = _KR_REF.match(ref)
+        if number:
+            query = select(KeyResult).where(
+                KeyResult.workspace_id == workspace_id, KeyResult.number == int(number.group(1))
+            )
+            found = list((await session.exec(query)).all())
+        else:
+            rows = await session.exec(
+                select(KeyResult).where(KeyResult.workspace_id == workspace_id)
+            )
+            found = [kr for kr in rows.all() if ref and _matches(kr, ref)]
+    if len(found) > 1:
+        found = [kr for kr in found if kr.owner_id == user_id] or found
+    if not found:
+        raise NotFound(what=ref or "?")
+    if len(found) > 1:
+        ids = ", ".join(f"KR-{kr.number}" for kr in sorted(found, key=lambda kr: kr.number))
+        raise InvalidInput(N_("`{ref}` could mean {ids}; say which one."), ref=ref, ids=ids)
+    return found[0]
+
+
+@dataclass(frozen=True)
+class InitiativeView:
+    id: int
+    title: str
+    status: str
+    kr_short_id: str
+
+
+@dataclass(frozen=True)
+class Mine:
+    """What one person owns in the current cycle."""
+
+    key_results: tuple[KrView, ...]
+    initiatives: tuple[InitiativeView, ...]
+    expected: float
+
+
+async def my_items(
+    *, database: Database, workspace_id: str, user_id: str, now: dt.datetime
+) -> Mine:
+    """The caller's KRs and initiatives in the current cycle: three queries."""
+    async with database.session() as session:
+        cycle = await current_cycle(session, workspace_id, now.date())
+        if cycle is None:
+            return Mine((), (), 0.0)
+        in_cycle = select(Objective.id).where(Objective.cycle_id == cycle.id)
+        krs = (
+            await session.exec(
+                select(KeyResult)
+                .where(col(KeyResult.objective_id).in_(in_cycle), KeyResult.owner_id == user_id)
+                .order_by(col(KeyResult.number))
+            )
+        ).all()
+        rows = (
+            await session.exec(
+                select(Initiative, KeyResult.number)
+                .join(KeyResult, col(KeyResult.id) == Initiative.kr_id)
+                .where(col(KeyResult.objective_id).in_(in_cycle), Initiative.owner_id == user_id)
+                .order_by(col(Initiative.id))
+            )
+        ).all()
+    expected = expected_progress(cycle.start, cycle.end, now)
+    initiatives = tuple(InitiativeView(i.id or 0, i.title, i.status, f"KR-{n}") for i, n in rows)
+    return Mine(tuple(kr_view(kr, expected) for kr in krs), initiatives, expected)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: dt.datetime
+    author_id: str | None
+    source: str
+    old: float | None
+    new: float | None
+    confidence: int | None
+    status: str | None
+    note: str | None
+    reverted: bool
+
+
+async def kr_history(
+    *, database: Database, kr: KeyResult, limit: int = 25
+) -> tuple[list[HistoryEntry], int]:
+    """The latest changes to a KR (newest first) and how many there are in all."""
+    async with database.session() as session:
+        total = (
+            await session.exec(
+                select(func.count()).select_from(KrUpdate).where(KrUpdate.kr_id == kr.id)
+            )
+        ).one()
+        rows = (
+            await session.exec(
+                select(KrUpdate)
+                .where(KrUpdate.kr_id == kr.id)
+                .order_by(col(KrUpdate.created_at).desc(), col(KrUpdate.id).desc())
+                .limit(limit)
+            )
+        ).all()
+    entries = [
+        HistoryEntry(
+            row.created_at,
+            row.author_id,
+            row.source,
+            row.old_value,
+            row.new_value,
+            row.confidence,
+            row.status,
+            row.note,
+            row.reverted,
+        )
+        for row in rows
+    ]
+    return entries, int(total)
+
+
+async def get_kr(*, database: Database, workspace_id: str, kr_id: int) -> KeyResult:
+    """One KR of the workspace, by id."""
+    async with database.session() as session:
+        kr = await session.get(KeyResult, kr_id)
+    if kr is None or kr.workspace_id != workspace_id:
+        raise NotFound(what=f"KR #{kr_id}")
+    return kr

@@ -1,0 +1,64 @@
+"""Reading the words of `/okr update` and `/kpi log`: which item, which value, what note.
+
+Values are read by the check-in reply reader, so `1.240`, `4h30m`, `Rp 1,05 jt` or `52k` mean
+the same in a command as in a DM.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.replies import Item, read_reply
+
+_VALUE_START = re.compile(r"^[-+]?(?:\$|€|£|rp\.?|idr|usd)?\s*\d", re.IGNORECASE)
+_CURRENCY_WORD = re.compile(r"^(?:\$|€|£|rp\.?|idr|usd)$", re.IGNORECASE)
+_PERIOD = re.compile(r"^\d{4}-(?:0[1-9]|1[0-2]|W(?:0[1-9]|[1-4]\d|5[0-3]))$")
+MAX_VALUE_WORDS = 4
+
+
+@dataclass(frozen=True)
+class ValueText:
+    value: float
+    rest: str
+
+
+def split_reference(text: str) -> tuple[str, str]:
+    """`"reply time 4.5h late vendor"` -> `("reply time", "4.5h late vendor")`.
+
+    A leading `KR-7`/`7` is a reference on its own; otherwise the reference is every word up
+    to the first one that looks like a value.
+    """
+    words = text.split()
+    if words and re.fullmatch(r"(?:kr-?|#)?\d+", words[0], re.IGNORECASE) and len(words) > 1:
+        return words[0], " ".join(words[1:])
+    for index, word in enumerate(words):
+        if _VALUE_START.match(word) or _CURRENCY_WORD.match(word):
+            return " ".join(words[:index]), " ".join(words[index:])
+    return " ".join(words), ""
+
+
+def read_value(
+    text: str, *, title: str, unit: str, last: float | None, locale: str
+) -> ValueText | None:
+    """The value at the start of `text` (up to four words, e.g. `4 jam 30 menit`) and the rest."""
+    item = Item(n=1, kind="kr", title=title, unit=unit, last=last)
+    words = text.split()
+    best: ValueText | None = None
+    for size in range(1, min(MAX_VALUE_WORDS, len(words)) + 1):
+        reading = read_reply("1: " + " ".join(words[:size]), [item], locale=locale)
+        if reading.unread or len(reading.updates) != 1:
+            continue
+        update = reading.updates[0]
+        fresh = best is None or update.value != best.value  # a longer prefix must add meaning
+        if update.value is not None and update.note is None and update.status is None and fresh:
+            best = ValueText(update.value, " ".join(words[size:]))
+    return best
+
+
+def split_period(text: str) -> tuple[str, str | None]:
+    """A trailing `2026-11` or `2026-W47` is the period of a KPI value."""
+    words = text.split()
+    if words and _PERIOD.match(words[-1].upper()):
+        return " ".join(words[:-1]), words[-1].upper()
+    return text, None

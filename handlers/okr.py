@@ -1,0 +1,124 @@
+"""`/okr` subcommands: status, mine, update, history, add."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncRespond
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.blocks.message import Message
+from bot.blocks.modals import build_okr_add
+from bot.blocks.status import build_status
+from bot.blocks.updates import build_changes, build_history, build_mine
+from bot.commandtext import read_value, split_reference
+from bot.domain import Source
+from bot.errors import InvalidInput
+from bot.i18n import N_, t
+from bot.services import okrs, updates
+from bot.services.container import Services
+from handlers.common import Caller, services_of
+from handlers.home import refresh_home
+from storage.models import Team
+
+UPDATE_USAGE = N_(
+    "Write it as `/okr update KR-7 74 [note]`, or with a word of the KR: `/okr update nps 74`."
+)
+
+
+async def status(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond) -> None:
+    """`/okr status [team]`: the objectives of the named team, the channel's, or the caller's."""
+    services = services_of(context)
+    teams = await okrs.find_teams(
+        database=services.database,
+        workspace_id=who.workspace_id,
+        user_id=who.user_id,
+        channel_id=context.channel_id,
+        name=rest or None,
+    )
+    if not teams:
+        key = (
+            N_("I don't know a team called {name}.") if rest else N_("You are not in any team yet.")
+        )
+        await respond(text=t(who.locale, key, name=rest), response_type="ephemeral")
+        return
+    message = await status_message(services, who, teams, shareable=True)
+    await respond(**message.as_kwargs(), response_type="ephemeral")
+
+
+async def status_message(
+    services: Services, who: Caller, teams: list[Team], *, shareable: bool
+) -> Message:
+    statuses = await okrs.team_status(
+        database=services.database, workspace_id=who.workspace_id, teams=teams, now=services.clock()
+    )
+    return build_status(statuses, who.locale, shareable=shareable)
+
+
+async def mine(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond) -> None:
+    """`/okr mine`: the caller's key results and initiatives."""
+    services = services_of(context)
+    items = await okrs.my_items(
+        database=services.database,
+        workspace_id=who.workspace_id,
+        user_id=who.user_id,
+        now=services.clock(),
+    )
+    await respond(**build_mine(items, who.locale).as_kwargs(), response_type="ephemeral")
+
+
+async def update(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond) -> None:
+    """`/okr update <KR> <value> [note]`: records a new value, if the caller may change the KR."""
+    services = services_of(context)
+    ref, tail = split_reference(rest)
+    if not ref or not tail:
+        raise InvalidInput(UPDATE_USAGE)
+    kr = await okrs.find_kr(
+        database=services.database, workspace_id=who.workspace_id, ref=ref, user_id=who.user_id
+    )
+    read = read_value(tail, title=kr.title, unit=kr.unit, last=kr.current, locale=who.locale)
+    if read is None:
+        raise InvalidInput(
+            N_("I could not read a value in `{text}`. {usage}"),
+            text=tail,
+            usage=t(who.locale, UPDATE_USAGE),
+        )
+    change = await updates.update_kr(
+        database=services.database,
+        actor=updates.Actor(who.workspace_id, who.user_id, Source.COMMAND),
+        kr_id=kr.id or 0,
+        value=read.value,
+        note=read.rest or None,
+        now=services.clock(),
+    )
+    await respond(**build_changes([change], who.locale).as_kwargs(), response_type="ephemeral")
+    await refresh_home(context, who)
+
+
+async def history(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond) -> None:
+    """`/okr history <KR>`: every change to the KR, with who, when and from where."""
+    services = services_of(context)
+    if not rest:
+        raise InvalidInput(N_("Which key result? For example `/okr history KR-7`."))
+    kr = await okrs.find_kr(
+        database=services.database, workspace_id=who.workspace_id, ref=rest, user_id=who.user_id
+    )
+    entries, total = await okrs.kr_history(database=services.database, kr=kr)
+    await respond(
+        **build_history(kr, entries, total, who.locale).as_kwargs(), response_type="ephemeral"
+    )
+
+
+async def add(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond) -> None:
+    """`/okr add`: opens the modal to create an objective with its key results."""
+    services = services_of(context)
+    teams = await okrs.find_teams(
+        database=services.database, workspace_id=who.workspace_id, user_id=who.user_id
+    )
+    if not teams:
+        await respond(text=t(who.locale, "You are not in any team yet."), response_type="ephemeral")
+        return
+    await context.client.views_open(
+        trigger_id=context["trigger_id"], view=build_okr_add(teams, who.user_id, who.locale)
+    )
+
+
+SUBCOMMANDS = {"status": status, "mine": mine, "update": update, "history": history, "add": add}
