@@ -1,5 +1,8 @@
 """SPEC §6: `/okr status` on 200 objectives, 1,000 KRs and 100,000 updates, 20 requests at
-once: p50/p95/p99 from sending the signed request to the answer reaching the stand-in.
+once: p50/p95/p99 from sending the signed request to the answer reaching the Slack stand-in.
+
+The app runs as `okrbot run --http` in its own process, as in production; this process plays
+Slack (the stand-in and the signed requests).
 
     .venv/bin/python -m bench.status_latency [--requests 400] [--concurrency 20] [--backend both]
 """
@@ -10,47 +13,53 @@ import argparse
 import asyncio
 import datetime as dt
 import itertools
+import os
 import platform
+import socket
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 from sqlalchemy import insert
 
-from bot.sandbox import Sandbox, sandbox
-from storage.models import (
-    Cycle,
-    KeyResult,
-    KrUpdate,
-    Membership,
-    Objective,
-    Team,
-    Workspace,
-)
+from bot.standin.sender import SignedSender
+from bot.standin.server import Call, SlackStandin
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Cycle, KeyResult, KrUpdate, Membership, Objective, Team, Workspace
 from tests.support.postgres import start_server
 
-_tags = itertools.count()
-NOW = dt.datetime(2026, 11, 16, 3, 0, tzinfo=dt.UTC)
+WORKSPACE = "T0BENCH"
+SECRET = "bench-signing-secret"
 TEAMS, OBJECTIVES_PER_TEAM, KRS_PER_OBJECTIVE, UPDATES_PER_KR = 20, 10, 5, 100
+# OKRBOT_BENCH_PROFILE=FILE profiles the app process with cProfile into FILE.
+_PROFILE = os.environ.get("OKRBOT_BENCH_PROFILE")
+APP_COMMAND = [
+    sys.executable,
+    *(["-m", "cProfile", "-o", _PROFILE] if _PROFILE else []),
+    "-m",
+    "bot.cli",
+]
+NOW = dt.datetime(2026, 11, 16, 3, 0, tzinfo=dt.UTC)
 
 
-async def populate(box: Sandbox) -> list[tuple[str, str]]:
+async def populate(database: Database) -> list[tuple[str, str]]:
     """The workspace; returns (user, channel) pairs, one per team."""
-    ws = box.standin.team_id
-    async with box.database.session() as session:
+    ws = WORKSPACE
+    async with database.session() as session:
         session.add(Workspace(id=ws))
         await session.flush()
         cycle = Cycle(
-            workspace_id=ws, name="2026-Q4", start=dt.date(2026, 10, 1), end=dt.date(2026, 12, 31)
+            workspace_id=ws, name="Q4", start=dt.date(2026, 10, 1), end=dt.date(2026, 12, 31)
         )
-        session.add(cycle)
-        await session.flush()
         teams = [
             Team(workspace_id=ws, name=f"Team {i:02}", channel_id=f"C0T{i:03}")
             for i in range(TEAMS)
         ]
-        session.add_all(teams)
+        session.add_all([cycle, *teams])
         await session.flush()
         session.add_all(
             Membership(workspace_id=ws, team_id=team.id, user_id=f"U0T{i:03}", role="member")
@@ -106,8 +115,33 @@ async def populate(box: Sandbox) -> list[tuple[str, str]]:
     return [(f"U0T{i:03}", f"C0T{i:03}") for i in range(TEAMS)]
 
 
+class Answers:
+    """Futures for response_url posts, resolved as the stand-in records them."""
+
+    def __init__(self, standin: SlackStandin) -> None:
+        self.standin = standin
+        self.waiting: dict[str, asyncio.Future[Call]] = {}
+        self.tags = itertools.count()
+        standin.subscribe(self._seen)
+
+    def _seen(self, call: Call) -> None:
+        future = self.waiting.pop(str(call.params.get("_tag")), None)
+        if future is not None and not future.done():
+            future.set_result(call)
+
+    def expect(self) -> tuple[str, asyncio.Future[Call]]:
+        tag = f"r{next(self.tags)}"
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[tag] = future
+        return self.standin.response_url(tag), future
+
+
 async def measure(
-    box: Sandbox, callers: list[tuple[str, str]], total: int, concurrency: int
+    sender: SignedSender,
+    answers: Answers,
+    callers: list[tuple[str, str]],
+    total: int,
+    concurrency: int,
 ) -> list[float]:
     """Latencies in ms, `concurrency` requests in flight at a time."""
     latencies: list[float] = []
@@ -115,42 +149,91 @@ async def measure(
 
     async def one(index: int) -> None:
         user, channel = callers[index % len(callers)]
-        tag = f"r{next(_tags)}"
-        url = box.standin.response_url(tag)
+        url, answered = answers.expect()
         async with gate:
             started = time.monotonic()
-            answer = await box.sender.slash_command(
+            reply = await sender.slash_command(
                 "/okr", "status", user_id=user, channel_id=channel, response_url=url
             )
-            assert answer.status == 200, answer.body
-            (call,) = await box.standin.wait_for(
-                "response_url", where=lambda c: c.params.get("_tag") == tag, timeout=30
-            )
+            assert reply.status == 200, reply.body
+            call = await asyncio.wait_for(answered, timeout=30)
             latencies.append((call.at - started) * 1000)
-            assert "Objective" in str(call.params["blocks"])
+            assert call.status == 200 and "Objective" in str(call.params["blocks"]), call.response
 
     await asyncio.gather(*(one(i) for i in range(total)))
     return latencies
 
 
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def start_app(database_url: str, api_url: str) -> tuple[asyncio.subprocess.Process, str]:
+    """`okrbot run --http` on a free loopback port, once `/healthz` answers."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SLACK_API_URL": api_url,
+        "HOST": "127.0.0.1",
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SECRET,
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        "--http",
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            try:
+                async with session.get(base + "/healthz") as response:
+                    if response.status == 200:
+                        return process, base
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+    process.kill()
+    raise RuntimeError("okrbot run did not become healthy")
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 async def run_backend(name: str, url: str, total: int, concurrency: int) -> None:
-    async with sandbox(url, clock=lambda: NOW) as box:
-        for i in range(TEAMS):
-            box.standin.add_user(f"U0T{i:03}", name=f"user{i}")
-        began = time.perf_counter()
-        callers = await populate(box)
-        objectives = TEAMS * OBJECTIVES_PER_TEAM
-        krs = objectives * KRS_PER_OBJECTIVE
-        print(
-            f"{name}: workspace built in {time.perf_counter() - began:.1f} s "
-            f"({objectives} objectives, {krs} KRs, {krs * UPDATES_PER_KR} updates)"
-        )
-        await measure(box, callers, TEAMS, concurrency)  # warm-up: locales, pools, caches
-        latencies = await measure(box, callers, total, concurrency)
+    database = Database.connect(url)
+    await upgrade(database)
+    began = time.perf_counter()
+    callers = await populate(database)
+    await database.dispose()
+    krs = TEAMS * OBJECTIVES_PER_TEAM * KRS_PER_OBJECTIVE
+    print(
+        f"{name}: workspace built in {time.perf_counter() - began:.1f} s "
+        f"({TEAMS * OBJECTIVES_PER_TEAM} objectives, {krs} KRs, {krs * UPDATES_PER_KR} updates)"
+    )
+    async with SlackStandin(team_id=WORKSPACE) as standin:
+        for user, _ in callers:
+            standin.add_user(user, name=user.lower())
+        process, base = await start_app(url, standin.api_url)
+        try:
+            async with SignedSender(base + "/slack/events", SECRET, team_id=WORKSPACE) as sender:
+                answers = Answers(standin)
+                await measure(sender, answers, callers, 2 * TEAMS, concurrency)  # warm-up
+                latencies = await measure(sender, answers, callers, total, concurrency)
+        finally:
+            process.terminate()
+            await process.wait()
     p50, p95, p99 = (percentile(latencies, q) for q in (50, 95, 99))
     verdict = "meets" if p99 < 100 else "MISSES"
     print(
@@ -166,7 +249,7 @@ async def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     args = parser.parse_args()
     print(
-        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
     )
     if args.backend in ("sqlite", "both"):

@@ -39,24 +39,31 @@ async def caller(context: AsyncBoltContext, client: AsyncWebClient, user_id: str
     """The caller with their language: remembered, else asked of Slack once and remembered."""
     services = services_of(context)
     workspace_id = context.team_id or context.enterprise_id or ""
-    db = services.database
-    locale = await people.known_locale(database=db, workspace_id=workspace_id, user_id=user_id)
+    locale = services.locales.get((workspace_id, user_id))
     if locale is None:
-        locale, timezone = services.settings.okrbot_locale, None
-        try:
-            info = (await client.users_info(user=user_id, include_locale=True))["user"]
-            locale, timezone = normalize_locale(info.get("locale"), locale), info.get("tz")
-        except SlackApiError:
-            pass  # Unknown to Slack's users.info (rare): use the workspace default language.
-        await people.remember_person(
-            database=db,
-            workspace_id=workspace_id,
-            user_id=user_id,
-            locale=locale,
-            timezone=timezone,
-        )
+        locale = await _locale(services, client, workspace_id, user_id)
+        services.locales[(workspace_id, user_id)] = locale
     context["locale"] = locale  # lets the error handler answer in the same language
     return Caller(workspace_id=workspace_id, user_id=user_id, locale=locale)
+
+
+async def _locale(
+    services: Services, client: AsyncWebClient, workspace_id: str, user_id: str
+) -> str:
+    db = services.database
+    locale = await people.known_locale(database=db, workspace_id=workspace_id, user_id=user_id)
+    if locale is not None:
+        return locale
+    locale, timezone = services.settings.okrbot_locale, None
+    try:
+        info = (await client.users_info(user=user_id, include_locale=True))["user"]
+        locale, timezone = normalize_locale(info.get("locale"), locale), info.get("tz")
+    except SlackApiError:
+        pass  # Unknown to Slack's users.info (rare): use the workspace default language.
+    await people.remember_person(
+        database=db, workspace_id=workspace_id, user_id=user_id, locale=locale, timezone=timezone
+    )
+    return locale
 
 
 # Bolt polls every 10 ms for ack() while the listener runs in its own task; a listener that

@@ -27,20 +27,21 @@ UPDATE_USAGE = N_(
 async def status(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond) -> None:
     """`/okr status [team]`: the objectives of the named team, the channel's, or the caller's."""
     services = services_of(context)
-    teams = await okrs.find_teams(
+    statuses = await okrs.status_for(
         database=services.database,
         workspace_id=who.workspace_id,
         user_id=who.user_id,
         channel_id=context.channel_id,
         name=rest or None,
+        now=services.clock(),
     )
-    if not teams:
+    if not statuses:
         key = (
             N_("I don't know a team called {name}.") if rest else N_("You are not in any team yet.")
         )
         await respond(text=t(who.locale, key, name=rest), response_type="ephemeral")
         return
-    message = await status_message(services, who, teams, shareable=True)
+    message = build_status(statuses, who.locale, shareable=True)
     await respond(**message.as_kwargs(), response_type="ephemeral")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from babel import Locale
 from babel.dates import format_date
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import NumberPattern, parse_pattern
 
 LOCALES = ("en", "id")
 DEFAULT_LOCALE = "en"
@@ -75,10 +75,17 @@ def tn(locale: str, singular: str, plural: str, count: int, /, **params: object)
     return text.format(count=count, **params)
 
 
+@cache
+def _number_format(locale: str, digits: int) -> tuple[NumberPattern, Locale]:
+    # Parsing the pattern and the locale costs more than formatting; summaries format hundreds.
+    pattern = parse_pattern("#,##0" + ("." + "#" * digits if digits > 0 else ""))
+    return pattern, Locale.parse(_CLDR[locale])
+
+
 def format_number(value: float, locale: str, *, digits: int = 2) -> str:
     """`1240.5` -> `1,240.5` (en) or `1.240,5` (id), at most `digits` decimals."""
-    pattern = "#,##0" + ("." + "#" * digits if digits > 0 else "")
-    return format_decimal(value, format=pattern, locale=_CLDR[normalize_locale(locale)])
+    pattern, cldr = _number_format(normalize_locale(locale), digits)
+    return pattern.apply(value, cldr)
 
 
 def format_day(day: dt.date, locale: str) -> str:

@@ -22,6 +22,8 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], dt.datetime] = utcnow
     inflight: set[asyncio.Task[None]] = field(default_factory=set)
+    # People's languages, read once per process: every request needs one, and they rarely change.
+    locales: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def track(self, task: asyncio.Task[None]) -> None:
         """Remember a running listener, so shutdown can wait for it (see `drain`)."""

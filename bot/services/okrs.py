@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -91,7 +92,39 @@ async def current_cycle(session: AsyncSession, workspace_id: str, today: dt.date
     return (await session.exec(query)).first()
 
 
-def kr_view(kr: KeyResult, expected: float) -> KrView:
+class KrFields(Protocol):
+    """What a KR summary reads: a KeyResult, or a row of KR_COLUMNS."""
+
+    id: int | None
+    number: int
+    title: str
+    owner_id: str | None
+    start: float
+    target: float
+    current: float
+    unit: str
+    weight: float
+    confidence: int | None
+    status: str | None
+
+
+KR_COLUMNS = (
+    KeyResult.id,
+    KeyResult.objective_id,
+    KeyResult.number,
+    KeyResult.title,
+    KeyResult.owner_id,
+    KeyResult.start,
+    KeyResult.target,
+    KeyResult.current,
+    KeyResult.unit,
+    KeyResult.weight,
+    KeyResult.confidence,
+    KeyResult.status,
+)
+
+
+def kr_view(kr: KrFields, expected: float) -> KrView:
     progress = kr_progress(kr.start, kr.target, kr.current)
     status = kr_status(progress, expected, confidence=kr.confidence, explicit=kr.status)
     return KrView(
@@ -121,45 +154,75 @@ async def find_teams(
 ) -> list[Team]:
     """The teams a request means: the named team, else the channel's, else the caller's."""
     async with database.session() as session:
-        base = select(Team).where(Team.workspace_id == workspace_id).order_by(col(Team.name))
-        if name:
-            query = base.where(func.lower(Team.name) == name.strip().lower())
+        return await _find_teams(session, workspace_id, user_id, channel_id, name)
+
+
+async def _find_teams(
+    session: AsyncSession, workspace_id: str, user_id: str, channel_id: str | None, name: str | None
+) -> list[Team]:
+    base = select(Team).where(Team.workspace_id == workspace_id).order_by(col(Team.name))
+    if name:
+        query = base.where(func.lower(Team.name) == name.strip().lower())
+        found = (await session.exec(query)).all()
+        if not found:
+            query = base.where(func.lower(Team.name).contains(name.strip().lower()))
             found = (await session.exec(query)).all()
-            if not found:
-                query = base.where(func.lower(Team.name).contains(name.strip().lower()))
-                found = (await session.exec(query)).all()
+        return list(found)
+    if channel_id:
+        found = (await session.exec(base.where(Team.channel_id == channel_id))).all()
+        if found:
             return list(found)
-        if channel_id:
-            found = (await session.exec(base.where(Team.channel_id == channel_id))).all()
-            if found:
-                return list(found)
-        members = select(Membership.team_id).where(Membership.user_id == user_id)
-        return list((await session.exec(base.where(col(Team.id).in_(members)))).all())
+    members = select(Membership.team_id).where(Membership.user_id == user_id)
+    return list((await session.exec(base.where(col(Team.id).in_(members)))).all())
+
+
+async def status_for(
+    *,
+    database: Database,
+    workspace_id: str,
+    user_id: str,
+    channel_id: str | None,
+    name: str | None,
+    now: dt.datetime,
+) -> list[TeamStatus]:
+    """`/okr status`: find the teams the request means and where they stand, in one unit of
+    work (this is the hottest read in the product)."""
+    async with database.session() as session:
+        teams = await _find_teams(session, workspace_id, user_id, channel_id, name)
+        return await _team_status(session, workspace_id, teams, now) if teams else []
 
 
 async def team_status(
     *, database: Database, workspace_id: str, teams: Sequence[Team], now: dt.datetime
 ) -> list[TeamStatus]:
-    """Objectives and KRs of each team in the current cycle: two queries whatever the size."""
+    """Objectives and KRs of each team in the current cycle."""
     async with database.session() as session:
-        cycle = await current_cycle(session, workspace_id, now.date())
-        if cycle is None:
-            return [TeamStatus(t.id or 0, t.name, None, 0.0, ()) for t in teams]
-        team_ids = [team.id for team in teams]
-        objectives = (
-            await session.exec(
-                select(Objective)
-                .where(Objective.cycle_id == cycle.id, col(Objective.team_id).in_(team_ids))
-                .order_by(col(Objective.position), col(Objective.id))
+        return await _team_status(session, workspace_id, teams, now)
+
+
+async def _team_status(
+    session: AsyncSession, workspace_id: str, teams: Sequence[Team], now: dt.datetime
+) -> list[TeamStatus]:
+    """Three queries whatever the size: the cycle, the objectives, their KRs."""
+    cycle = await current_cycle(session, workspace_id, now.date())
+    if cycle is None:
+        return [TeamStatus(t.id or 0, t.name, None, 0.0, ()) for t in teams]
+    objectives = (
+        await session.exec(
+            select(Objective)
+            .where(
+                Objective.cycle_id == cycle.id, col(Objective.team_id).in_([t.id for t in teams])
             )
-        ).all()
-        krs = (
-            await session.exec(
-                select(KeyResult)
-                .where(col(KeyResult.objective_id).in_([o.id for o in objectives]))
-                .order_by(col(KeyResult.position), col(KeyResult.id))
-            )
-        ).all()
+            .order_by(col(Objective.position), col(Objective.id))
+        )
+    ).all()
+    krs = (
+        await session.exec(
+            select(KeyResult)
+            .where(col(KeyResult.objective_id).in_([o.id for o in objectives]))
+            .order_by(col(KeyResult.position), col(KeyResult.id))
+        )
+    ).all()
     expected = expected_progress(cycle.start, cycle.end, now)
     by_objective: dict[int, list[KrView]] = defaultdict(list)
     for kr in krs:

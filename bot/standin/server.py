@@ -128,6 +128,7 @@ class SlackStandin:
         self._faults = FaultPlan()
         self._response_tags: dict[str, str] = {}
         self._changed = asyncio.Condition()
+        self._subscribers: list[Callable[[Call], None]] = []
         self._requested_port = port
         self._port: int | None = None
         self._runner: web.AppRunner | None = None
@@ -324,7 +325,14 @@ class SlackStandin:
         ]
         return "\n".join(lines)
 
+    def subscribe(self, callback: Callable[[Call], None]) -> None:
+        """Call `callback` with every call as it is recorded (benchmarks watch this way;
+        `wait_for` rescans all calls and is meant for tests)."""
+        self._subscribers.append(callback)
+
     async def _record(self, call: Call) -> None:
+        for callback in self._subscribers:
+            callback(call)
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
