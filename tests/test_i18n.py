@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
 from bot.i18n import _catalog, format_day, format_number, normalize_locale, t, tn
-from bot.i18n.catalog import extract, placeholders
+from bot.i18n.catalog import PACKAGES, ROOT, extract, placeholders
 
 MESSAGES = sorted({message.id for message in extract() if message.id}, key=str)
 
@@ -52,3 +53,16 @@ def test_numbers_and_dates_follow_the_locale() -> None:
     assert format_number(1240.5, "en") == "1,240.5"
     assert format_number(74, "en") == "74"
     assert format_day(dt.date(2026, 12, 1), "id") == "1 Des 2026"
+
+
+def test_no_literal_message_hides_inside_an_f_string() -> None:
+    """Babel cannot extract `t(locale, "…")` written inside an f-string's braces."""
+    hidden = re.compile(r"\{t\(\s*\w+\s*,\s*['\"]")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if hidden.search(line)
+    ]
+    assert offenders == []

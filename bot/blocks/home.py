@@ -48,7 +48,9 @@ def _kpi_blocks(
         lines = [kpi_line(kpi, locale) for kpi in kpis if kpi.team_id == team_id]
         if lines:
             blocks.append(
-                section(f"*{t(locale, 'KPIs · {team}', team=escape(name))}*\n" + "\n".join(lines))
+                section(
+                    "*" + t(locale, "KPIs · {team}", team=escape(name)) + "*\n" + "\n".join(lines)
+                )
             )
     return blocks
 

@@ -32,7 +32,8 @@ def kpi_line(kpi: KpiView, locale: str) -> str:
     """`*Average reply time* 5.2 h (2026-10) · target 4 h · 🟡 warn · ▇▄ improving · @Carol`."""
     target = t(locale, "target {value}", value=amount(kpi.target, kpi.unit, locale))
     if kpi.latest is None or kpi.status is None:
-        return f"*{escape(kpi.name)}* — {t(locale, 'no value logged yet')} · {target}"
+        nothing = t(locale, "no value logged yet")
+        return f"*{escape(kpi.name)}* — {nothing} · {target}"
     period, value = kpi.latest
     spark = sparkline([v for _, v in kpi.series])
     return (

@@ -173,7 +173,7 @@ def parse_okr_add(state: State, team_ids: set[int], locale: str) -> NewObjective
     if not team or not team.isdigit() or int(team) not in team_ids:
         errors["objective_team"] = t(locale, "Choose one of your teams.")
     krs = [kr for n in range(1, MAX_KRS + 1) if (kr := _parse_kr(state, n, locale, errors))]
-    if not krs and "kr1_title" not in errors:
+    if not krs and not any(block_id.startswith("kr") for block_id in errors):
         errors["kr1_title"] = t(locale, "Add at least one key result.")
     if errors:
         return errors
