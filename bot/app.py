@@ -13,6 +13,7 @@ import handlers
 from bot.config import Settings
 from bot.errors import OkrbotError
 from bot.i18n import N_, t
+from bot.responder import SessionRespond
 from bot.services.container import Services
 from bot.slackclient import make_client
 from storage.db import Database
@@ -44,6 +45,10 @@ def build_app(
     @app.middleware
     async def inject_services(context: AsyncBoltContext, next: Any) -> BoltResponse | None:
         context["services"] = services
+        if context.response_url:
+            context["respond"] = SessionRespond(
+                response_url=context.response_url, session=services.http
+            )
         return await next()
 
     app.error(_on_error)

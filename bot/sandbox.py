@@ -86,8 +86,7 @@ async def sandbox(
                 yield Sandbox(standin, sender, services, client, url)
         finally:
             await runner.cleanup()
-            await services.drain()
-            await database.dispose()
+            await services.close()
 
 
 def blocks_of(call: Call) -> list[dict[str, Any]]:

@@ -177,3 +177,15 @@ async def test_rate_limited_and_failing_web_api_calls_are_retried(box: Sandbox) 
     await box.sender.app_home_opened("U0ALICE")
     calls = await box.standin.wait_for("views.publish", count=3, timeout=15)
     assert [call.status for call in calls] == [429, 500, 200]
+
+
+async def test_a_refused_answer_is_logged_not_lost_silently(
+    box: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    expired = box.standin.base_url + "response/expired-token"
+    answer = await box.sender.slash_command("/okr", "help", user_id="U0ALICE", response_url=expired)
+    assert answer.status == 200
+    (call,) = await box.standin.wait_for("response_url")
+    assert call.status == 404
+    await box.services.drain()
+    assert any("response_url refused the answer: 404" in r.getMessage() for r in caplog.records)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from bot.config import Settings
 from bot.metrics import Metrics
+from bot.responder import SharedSession
 from storage.db import Database
 from storage.models import utcnow
 
@@ -24,11 +25,18 @@ class Services:
     inflight: set[asyncio.Task[None]] = field(default_factory=set)
     # People's languages, read once per process: every request needs one, and they rarely change.
     locales: dict[tuple[str, str], str] = field(default_factory=dict)
+    http: SharedSession = field(default_factory=SharedSession)
 
     def track(self, task: asyncio.Task[None]) -> None:
         """Remember a running listener, so shutdown can wait for it (see `drain`)."""
         self.inflight.add(task)
         task.add_done_callback(self.inflight.discard)
+
+    async def close(self) -> None:
+        """Wait for in-flight listeners, then release the HTTP session and the database."""
+        await self.drain()
+        await self.http.close()
+        await self.database.dispose()
 
     async def drain(self) -> None:
         """Wait (at most DRAIN_SECONDS) for listeners still working after their ack, before
