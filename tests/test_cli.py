@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from bot.seed import SEED_OKRS, SEED_PEOPLE, seed_people
-from bot.standin.sender import SignedSender
+from bot.standin.sender import SignedSender, load_payload
 from bot.standin.server import StandinThread
 from tests.conftest import REPO, SHARED
 
@@ -212,3 +212,44 @@ def test_parse_shows_one_reply(tmp_path: Path) -> None:
     result = okrbot("parse", "--items", str(items), "--locale", "id", "3: 1.240")
     assert result.returncode == 0
     assert json.loads(result.stdout)["updates"] == [{"n": 3, "value": 1240}]
+
+
+async def test_run_socket_mode_connects_and_answers(db_url: str, standin: StandinThread) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "DATABASE_URL": db_url,
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_APP_TOKEN": "xapp-1-cli",
+        "SLACK_API_URL": standin.api_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(_free_port()),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    hub = standin.standin.socket_mode
+    try:
+        await asyncio.to_thread(standin.run, hub.wait_connected(timeout=30))
+        command = load_payload("slash_command") | {
+            "command": "/okr",
+            "text": "help",
+            "user_id": "U0ALICE",
+            "team_id": "T0DEMO",
+            "response_url": standin.standin.response_url(),
+        }
+        await asyncio.to_thread(standin.run, hub.send("slash_commands", command))
+        calls = await asyncio.to_thread(
+            standin.run, standin.standin.wait_for("response_url", timeout=20)
+        )
+        assert "/okr status" in str(calls[0].params)
+    finally:
+        process.terminate()
+        _, errors = await asyncio.wait_for(process.communicate(), timeout=20)
+    assert process.returncode == 0, errors.decode()

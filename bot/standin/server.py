@@ -20,6 +20,7 @@ from typing import Any, Self, TypeVar
 from aiohttp import web
 
 from bot.standin.faults import Answer, FaultPlan, TokenBucket, error_answer, whole_seconds
+from bot.standin.socket import SocketModeHub
 from bot.standin.validation import message_problems
 from bot.standin.workspace import Params, Workspace, api_error, token_problem
 
@@ -129,6 +130,7 @@ class SlackStandin:
         self._response_tags: dict[str, str] = {}
         self._changed = asyncio.Condition()
         self._subscribers: list[Callable[[Call], None]] = []
+        self.socket_mode = SocketModeHub(self._record_ack)
         self._requested_port = port
         self._port: int | None = None
         self._runner: web.AppRunner | None = None
@@ -142,6 +144,7 @@ class SlackStandin:
         app.router.add_post("/api/{method}", self._on_api)
         app.router.add_post("/upload/{file_id}", self._on_upload)
         app.router.add_post("/response/{token}", self._on_response_url)
+        app.router.add_get("/socket-mode", self.socket_mode.handle)
         # A short shutdown timeout: stop() must not wait out answers held back by slow().
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.25)
         await self._runner.setup()
@@ -150,6 +153,7 @@ class SlackStandin:
 
     async def stop(self) -> None:
         """Stops listening and closes open connections."""
+        await self.socket_mode.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -365,7 +369,12 @@ class SlackStandin:
             method, params, at, lambda: self._call_method(method, params, token)
         )
 
+    async def _record_ack(self, method: str, params: Params) -> None:
+        await self._record(Call(method, params, time.monotonic(), 200, {}))
+
     def _call_method(self, method: str, params: Params, token: str | None) -> Answer:
+        if method == "apps.connections.open":
+            return Answer(200, self.socket_mode.connection_answer(self.base_url, token))
         handler = self._methods.get(method)
         if handler is None:
             return Answer(200, api_error("unknown_method"))
