@@ -7,9 +7,9 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import func
+from sqlalchemy import Select, bindparam, case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -78,18 +78,26 @@ class TeamStatus:
     objectives: tuple[ObjectiveView, ...]
 
 
-async def current_cycle(session: AsyncSession, workspace_id: str, today: dt.date) -> Cycle | None:
-    """The cycle running today, else the one that started most recently."""
-    query = (
+def current_cycle_query(workspace_id: Any, today: Any) -> Select:
+    """The cycle running today; else the latest that has started; else the next to start."""
+    started = col(Cycle.start) <= today
+    running = col(Cycle.end) >= today
+    return (
         select(Cycle)
-        .where(Cycle.workspace_id == workspace_id, col(Cycle.start) <= today)
-        .order_by(col(Cycle.end) >= today, col(Cycle.start))
+        .where(Cycle.workspace_id == workspace_id)
+        .order_by(
+            started.desc(),
+            running.desc(),
+            case((started, col(Cycle.start))).desc(),
+            col(Cycle.start),
+        )
+        .limit(1)
     )
-    rows = (await session.exec(query)).all()
-    if rows:
-        return rows[-1]
-    query = select(Cycle).where(Cycle.workspace_id == workspace_id).order_by(col(Cycle.start))
-    return (await session.exec(query)).first()
+
+
+async def current_cycle(session: AsyncSession, workspace_id: str, today: dt.date) -> Cycle | None:
+    """The cycle people mean by "now" (see `current_cycle_query`)."""
+    return (await session.exec(current_cycle_query(workspace_id, today))).first()
 
 
 class KrFields(Protocol):
@@ -157,23 +165,34 @@ async def find_teams(
         return await _find_teams(session, workspace_id, user_id, channel_id, name)
 
 
+_TEAMS = select(Team).where(Team.workspace_id == bindparam("workspace_id")).order_by(col(Team.name))
+# Prebuilt with bound parameters, like the status query: they run on every `/okr status`.
+_TEAMS_OF_CHANNEL = _TEAMS.where(Team.channel_id == bindparam("channel_id"))
+_TEAMS_OF_USER = _TEAMS.where(
+    col(Team.id).in_(select(Membership.team_id).where(Membership.user_id == bindparam("user_id")))
+)
+
+
 async def _find_teams(
     session: AsyncSession, workspace_id: str, user_id: str, channel_id: str | None, name: str | None
 ) -> list[Team]:
-    base = select(Team).where(Team.workspace_id == workspace_id).order_by(col(Team.name))
+    params = {"workspace_id": workspace_id}
     if name:
-        query = base.where(func.lower(Team.name) == name.strip().lower())
-        found = (await session.exec(query)).all()
+        wanted = name.strip().lower()
+        found = (
+            await session.exec(_TEAMS.where(func.lower(Team.name) == wanted), params=params)
+        ).all()  # type: ignore[call-overload]
         if not found:
-            query = base.where(func.lower(Team.name).contains(name.strip().lower()))
-            found = (await session.exec(query)).all()
+            query = _TEAMS.where(func.lower(Team.name).contains(wanted))
+            found = (await session.exec(query, params=params)).all()  # type: ignore[call-overload]
         return list(found)
     if channel_id:
-        found = (await session.exec(base.where(Team.channel_id == channel_id))).all()
+        query = _TEAMS_OF_CHANNEL
+        found = (await session.exec(query, params={**params, "channel_id": channel_id})).all()  # type: ignore[call-overload]
         if found:
             return list(found)
-    members = select(Membership.team_id).where(Membership.user_id == user_id)
-    return list((await session.exec(base.where(col(Team.id).in_(members)))).all())
+    rows = await session.exec(_TEAMS_OF_USER, params={**params, "user_id": user_id})  # type: ignore[call-overload]
+    return list(rows.all())
 
 
 async def status_for(
@@ -200,42 +219,71 @@ async def team_status(
         return await _team_status(session, workspace_id, teams, now)
 
 
+def _status_query() -> Select:
+    """The current cycle, its objectives for some teams and their KRs, in one statement.
+
+    Built once with bound parameters: `/okr status` is the hottest read in the product, and
+    SQLAlchemy then skips re-building and re-compiling it on every request. KR columns keep
+    their names so a row reads like a KeyResult (`KrFields`); objective columns are `o_…`.
+    """
+    cycle = current_cycle_query(bindparam("workspace_id"), bindparam("today")).cte("cycle_now")
+    objective = (Objective.id, Objective.team_id, Objective.title, Objective.owner_id)
+    return (
+        select(
+            *KR_COLUMNS,
+            *[column.label(f"o_{column.key}") for column in objective],
+            cycle.c.name.label("cycle_name"),
+            cycle.c.start.label("cycle_start"),
+            cycle.c.end.label("cycle_end"),
+        )
+        .select_from(cycle)
+        .outerjoin(
+            Objective,
+            (col(Objective.cycle_id) == cycle.c.id)
+            & col(Objective.team_id).in_(bindparam("team_ids", expanding=True)),
+        )
+        .outerjoin(KeyResult, col(KeyResult.objective_id) == Objective.id)
+        .order_by(
+            col(Objective.position), col(Objective.id), col(KeyResult.position), col(KeyResult.id)
+        )
+    )
+
+
+_STATUS_QUERY = _status_query()
+
+
 async def _team_status(
     session: AsyncSession, workspace_id: str, teams: Sequence[Team], now: dt.datetime
 ) -> list[TeamStatus]:
-    """Three queries whatever the size: the cycle, the objectives, their KRs."""
-    cycle = await current_cycle(session, workspace_id, now.date())
-    if cycle is None:
+    params = {"workspace_id": workspace_id, "today": now.date(), "team_ids": [t.id for t in teams]}
+    rows = (await session.exec(_STATUS_QUERY, params=params)).all()  # type: ignore[call-overload]
+    if not rows:
         return [TeamStatus(t.id or 0, t.name, None, 0.0, ()) for t in teams]
-    objectives = (
-        await session.exec(
-            select(Objective)
-            .where(
-                Objective.cycle_id == cycle.id, col(Objective.team_id).in_([t.id for t in teams])
-            )
-            .order_by(col(Objective.position), col(Objective.id))
-        )
-    ).all()
-    krs = (
-        await session.exec(
-            select(KeyResult)
-            .where(col(KeyResult.objective_id).in_([o.id for o in objectives]))
-            .order_by(col(KeyResult.position), col(KeyResult.id))
-        )
-    ).all()
-    expected = expected_progress(cycle.start, cycle.end, now)
-    by_objective: dict[int, list[KrView]] = defaultdict(list)
-    for kr in krs:
-        by_objective[kr.objective_id].append(kr_view(kr, expected))
+    expected = expected_progress(rows[0].cycle_start, rows[0].cycle_end, now)
+    return _assemble(teams, rows, rows[0].cycle_name, expected)
+
+
+def _assemble(
+    teams: Sequence[Team], rows: Sequence[Any], cycle_name: str, expected: float
+) -> list[TeamStatus]:
+    """Rows of (KR, objective, cycle) into each team's objectives with their KR views."""
+    krs: dict[int, list[KrView]] = defaultdict(list)
+    objectives: dict[int, Any] = {}
+    for row in rows:
+        if row.o_id is None:
+            continue  # the cycle has no objective for these teams
+        objectives.setdefault(row.o_id, row)
+        if row.id is not None:
+            krs[row.o_id].append(kr_view(row, expected))
     by_team: dict[int, list[ObjectiveView]] = defaultdict(list)
-    for objective in objectives:
-        views = tuple(by_objective[objective.id or 0])
+    for objective_id, row in objectives.items():
+        views = tuple(krs[objective_id])
         progress = objective_progress((kr.progress, kr.weight) for kr in views)
-        by_team[objective.team_id].append(
-            ObjectiveView(objective.title, objective.owner_id, clamp(progress), views)
+        by_team[row.o_team_id].append(
+            ObjectiveView(row.o_title, row.o_owner_id, clamp(progress), views)
         )
     return [
-        TeamStatus(team.id or 0, team.name, cycle.name, expected, tuple(by_team[team.id or 0]))
+        TeamStatus(team.id or 0, team.name, cycle_name, expected, tuple(by_team[team.id or 0]))
         for team in teams
     ]
 
