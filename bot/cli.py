@@ -12,7 +12,8 @@ from pathlib import Path
 from bot import runtime
 from bot.config import load_settings
 from bot.demo import run_demo
-from bot.errors import ConfigError, ImportFileError
+from bot.errors import ConfigError, ImportFileError, NotFound
+from bot.notify import DigestReport
 from bot.replycases import run_cases, show_reply
 from bot.services.imports import ImportReport
 
@@ -47,6 +48,20 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=("yaml", "csv"), default="yaml")
     exp.add_argument("--out", type=Path)
     exp.add_argument("--workspace")
+
+    checkin = commands.add_parser("checkin", help="check-in rounds")
+    start = checkin.add_subparsers(dest="checkin_command", required=True).add_parser(
+        "start", help="open a check-in round for a team now"
+    )
+    start.add_argument("--team", required=True, help="the team's name")
+    start.add_argument("--workspace", help="Slack workspace id (T…) when it cannot be inferred")
+
+    digest = commands.add_parser("digest", help="managers' digests")
+    send = digest.add_subparsers(dest="digest_command", required=True).add_parser(
+        "send", help="send a team's digest to its managers (and channel) now"
+    )
+    send.add_argument("--team", required=True, help="the team's name")
+    send.add_argument("--workspace", help="Slack workspace id (T…) when it cannot be inferred")
     return parser
 
 
@@ -68,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("nothing was imported")
     except OSError as exc:
         return _fail(f"{exc.filename or ''}: {exc.strerror or exc}")
+    except NotFound as exc:
+        return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
 
@@ -90,6 +107,19 @@ def _dispatch(args: argparse.Namespace) -> int:
             runtime.import_text(settings, text, filename=str(args.file), workspace=args.workspace)
         )
         print(_summary(report))
+    elif args.command == "checkin":
+        settings.require_bot_token()
+        name, sent = asyncio.run(
+            runtime.start_checkin(settings, team=args.team, workspace=args.workspace)
+        )
+        print(f"okrbot: check-in round for {name} opened; {sent} prompts sent")
+    elif args.command == "digest":
+        settings.require_bot_token()
+        report = asyncio.run(
+            runtime.send_digest(settings, team=args.team, workspace=args.workspace)
+        )
+        print(_digest_summary(report))
+        return 1 if report.failed else 0
     elif args.command == "export":
         text = asyncio.run(runtime.export_text(settings, fmt=args.format, workspace=args.workspace))
         if args.out:
@@ -105,6 +135,20 @@ def _summary(report: ImportReport) -> str:
     parts = [f"{count} {kind} created" for kind, count in sorted(report.created.items()) if count]
     parts += [f"{count} {kind} updated" for kind, count in sorted(report.updated.items()) if count]
     return "okrbot: imported: " + ", ".join(parts)
+
+
+def _digest_summary(report: DigestReport) -> str:
+    lines = [f"okrbot: digest of {report.team} ({report.period})"]
+    for label, who in (
+        ("sent to", report.sent),
+        ("already sent to", report.already),
+        ("failed for", report.failed),
+    ):
+        if who:
+            lines.append(f"  {label}: {', '.join(who)}")
+    if not (report.sent or report.already or report.failed):
+        lines.append("  nobody to send it to: the team has no managers and no channel")
+    return "\n".join(lines)
 
 
 def _parse(args: argparse.Namespace) -> int:

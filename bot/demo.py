@@ -12,9 +12,13 @@ import sys
 from pathlib import Path
 
 from bot.blocks.render import render
-from bot.sandbox import Sandbox, blocks_of, sandbox
+from bot.sandbox import TEAM_ID, Sandbox, blocks_of, sandbox
 from bot.seed import load_seed, seed_people
+from bot.services import checkins
+from bot.services.digests import digest_teams
 from bot.standin.server import Call
+from scheduler import jobs as checkin_jobs
+from scheduler.digest_jobs import deliver_scheduled_digest
 
 # The demo's week starts on Monday 16 November 2026, 10:00 in Jakarta: deterministic output.
 DEMO_NOW = dt.datetime(2026, 11, 16, 3, 0, tzinfo=dt.UTC)
@@ -69,6 +73,54 @@ async def run_demo(db_path: Path) -> int:
         await stage.command("U0DEWI", "/okr status", "C0SALES")
         await stage.command("U0RINA", "/okr status marketing")
         await stage.home("U0ALICE")
+        await show_checkin_round(stage)
+        await show_digests(stage, db_path.parent)
         calls = len(box.standin.calls)
     print(f"\nDone: {calls} Slack API calls answered by the local stand-in; database: {db_path}")
     return 0
+
+
+async def show_digests(stage: Stage, folder: Path) -> None:
+    """The week ends with each manager's digest; the charts are written next to the database."""
+    box = stage.box
+    stage.say("The week's digests go out to the managers (and the team channels)")
+    for team_id, name in await digest_teams(database=box.database, workspace_id=TEAM_ID):
+        before = len(box.standin.calls)
+        report = await deliver_scheduled_digest(box.services, box.client, team_id)
+        for call in box.standin.calls[before:]:
+            manager = box.standin.workspace.user_of_dm(call.params.get("channel", ""))
+            if call.method == "chat.postMessage" and manager is not None:
+                stage.show(call, f"okrbot → DM to {stage.names.get(manager.id, manager.id)}")
+        if report and report.charts:
+            chart = folder / f"digest-{name.lower().replace(' ', '-')}.png"
+            chart.write_bytes(report.charts[0])
+            print(f"  chart of {name}: {chart}")
+
+
+async def show_checkin_round(stage: Stage) -> None:
+    """Monday's check-in: the prompts, replies in English and in Bahasa Indonesia, okrbot's
+    confirmations, and the team's status before and after."""
+    box = stage.box
+    await stage.command("U0MANAGER", "/okr status", "C0CS")
+    stage.say("Monday 10:00 in Jakarta: the Customer Success check-in goes out by DM")
+    team = await checkins.find_team(database=box.database, name="Customer Success")
+    before = len(box.standin.calls)
+    await checkin_jobs.checkin(box.services, box.client, team.id or 0)
+    for call in box.standin.calls[before:]:
+        if call.method == "chat.postMessage" and call.response.get("ok"):
+            stage.show(call, f"okrbot → DM to {stage.names[call.params['channel']]}")
+    await dm_reply(stage, "U0ALICE", "1: 76, conf 8 - waiting on the chat vendor")
+    await dm_reply(stage, "U0BOB", "1: 4,8 jam, keyakinan 7\n2: selesai")
+    await stage.command("U0MANAGER", "/okr status", "C0CS")
+
+
+async def dm_reply(stage: Stage, user_id: str, text: str) -> None:
+    """A member answers the prompt; okrbot confirms in the reply's thread."""
+    name = stage.names[user_id]
+    stage.say(f"{name} replies in the DM: " + text.replace("\n", " / "))
+    sent = await stage.box.sender.message_im(user_id, text)
+    ts = sent.payload["event"]["ts"]
+    (call,) = await stage.box.standin.wait_for(
+        "chat.postMessage", where=lambda call: call.params.get("thread_ts") == ts
+    )
+    stage.show(call, f"okrbot → {name}, in the reply's thread")

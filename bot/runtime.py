@@ -13,12 +13,16 @@ from sqlmodel import select
 
 from bot.app import build_app
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, NotFound
+from bot.notify import DigestReport
 from bot.server import build_web_app, serve
+from bot.services import checkins, okrs
 from bot.services.container import Services
 from bot.services.exports import export_data, to_csv, to_yaml
 from bot.services.imports import ImportReport, import_file
 from bot.slackclient import make_client
+from scheduler import jobs as checkin_jobs
+from scheduler.digest_jobs import send_digest_now, send_team_digest
 from scheduler.runner import ScheduleRunner
 from storage.db import Database
 from storage.migrate import upgrade
@@ -61,7 +65,9 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
     database = await open_database(settings)
     services = Services(settings=settings, database=database)
     app = build_app(settings, client=client, services=services, http=not use_socket)
-    runner = ScheduleRunner(services, client, jobs={})
+    runner = ScheduleRunner(
+        services, client, jobs={"digest": send_team_digest, **checkin_jobs.JOBS}
+    )
     await runner.start()
     web = await serve(build_web_app(app, services), settings.host, port or settings.port)
     socket_handler = None
@@ -145,3 +151,37 @@ async def export_text(settings: Settings, *, fmt: str, workspace: str | None) ->
     finally:
         await database.dispose()
     return to_csv(data) if fmt == "csv" else to_yaml(data)
+
+
+async def send_digest(settings: Settings, *, team: str, workspace: str | None) -> DigestReport:
+    """`okrbot digest send --team NAME`: the team's digest to its managers and channel, now."""
+    database = await open_database(settings)
+    try:
+        workspace_id = await workspace_id_for(settings, database, workspace)
+        found = await okrs.find_teams(
+            database=database, workspace_id=workspace_id, user_id="", name=team
+        )
+        if len(found) != 1:
+            names = ", ".join(t.name for t in found) or "none"
+            raise NotFound(what=f"exactly one team called {team!r} (found: {names})")
+        services = Services(settings=settings, database=database)
+        report = await send_digest_now(services, make_client(settings), found[0])
+    finally:
+        await database.dispose()
+    assert report is not None  # the team was just found
+    return report
+
+
+async def start_checkin(settings: Settings, *, team: str, workspace: str | None) -> tuple[str, int]:
+    """`okrbot checkin start --team NAME`: open a round now and send its prompts; the team's
+    name and how many prompts went out."""
+    database = await open_database(settings)
+    try:
+        workspace_id = await workspace_id_for(settings, database, workspace)
+        found = await checkins.find_team(database=database, name=team, workspace_id=workspace_id)
+        services = Services(settings=settings, database=database)
+        work = await checkin_jobs.start_round(services, make_client(settings), found.id or 0)
+        sent = await checkins.sent_count(database=database, round_id=work.round_id)
+    finally:
+        await database.dispose()
+    return found.name, sent

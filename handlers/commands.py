@@ -9,10 +9,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks import ids
 from bot.blocks.help import build_help
 from bot.services import okrs
-from handlers import kpi, okr
+from handlers import checkin, kpi, okr
 from handlers.common import Subcommand, caller, services_of
 
-OKR_SUBCOMMANDS: dict[str, Subcommand] = {**okr.SUBCOMMANDS}
+OKR_SUBCOMMANDS: dict[str, Subcommand] = {**okr.SUBCOMMANDS, **checkin.SUBCOMMANDS}
 KPI_SUBCOMMANDS: dict[str, Subcommand] = {**kpi.SUBCOMMANDS}
 
 

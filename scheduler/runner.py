@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import select
@@ -25,9 +26,18 @@ log = logging.getLogger("okrbot.scheduler")
 
 Job = Callable[[Services, Any, int], Awaitable[None]]
 SYNC_MINUTES = 5
+# The check-in sweep (members' own timezones, reminders, closing, abandoned claims).
+SWEEP_MINUTES = 1
 # A job missed while the process was down still runs on start within this window (SPEC: a
 # missed check-in is caught up, an old one skipped); APScheduler's default is one second.
 MISFIRE_GRACE_SECONDS = 6 * 3600
+
+
+def team_timezone(team: Team, default: str) -> str:
+    """The timezone a team's cron schedules are read in."""
+    timezone = team.checkin_timezone or default
+    # Members' own timezones are the check-in job's concern; it is triggered in UTC.
+    return "UTC" if timezone == "member" else timezone
 
 
 class ScheduleRunner:
@@ -47,10 +57,22 @@ class ScheduleRunner:
         )
 
     async def start(self) -> None:
-        """Start inside the running loop, then load the schedules."""
+        """Start inside the running loop, load the schedules, then catch up once per team."""
         self.scheduler.start()
         self.scheduler.add_job(self.sync, IntervalTrigger(minutes=SYNC_MINUTES), id="sync")
         await self.sync()
+        self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Run the `catch_up` job of every team with a check-in now, in the background."""
+        if "catch_up" not in self.jobs:
+            return
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("checkin:"):
+                team_id = job.args[2]
+                self.scheduler.add_job(
+                    self.jobs["catch_up"], args=job.args, id=f"catch_up:{team_id}"
+                )
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
@@ -63,7 +85,7 @@ class ScheduleRunner:
             job_id: trigger for team in teams for job_id, trigger in self._triggers(team).items()
         }
         for job in self.scheduler.get_jobs():
-            if job.id != "sync" and job.id not in wanted:
+            if job.id != "sync" and not job.id.startswith("catch_up:") and job.id not in wanted:
                 job.remove()
         for job_id, (kind, team_id, trigger) in wanted.items():
             existing = self.scheduler.get_job(job_id)
@@ -77,12 +99,12 @@ class ScheduleRunner:
                 )
         log.info("scheduler: %d team jobs", len(wanted))
 
-    def _triggers(self, team: Team) -> dict[str, tuple[str, int, CronTrigger]]:
-        timezone = team.checkin_timezone or self.services.settings.okrbot_timezone
-        if timezone == "member":
-            # Members' own timezones are the check-in job's concern; it is triggered in UTC.
-            timezone = "UTC"
-        out = {}
+    def _triggers(self, team: Team) -> dict[str, tuple[str, int, BaseTrigger]]:
+        timezone = team_timezone(team, self.services.settings.okrbot_timezone)
+        out: dict[str, tuple[str, int, BaseTrigger]] = {}
+        if team.checkin_schedule and "sweep" in self.jobs:
+            sweep = IntervalTrigger(minutes=SWEEP_MINUTES)
+            out[f"sweep:{team.id}"] = ("sweep", team.id or 0, sweep)
         for kind, schedule in (
             ("checkin", team.checkin_schedule),
             ("digest", team.digest_schedule),

@@ -3,11 +3,12 @@
 # Buttons (action_id), each routed to a listener in handlers/.
 SHARE_STATUS = "okr_share_status"
 HOME_UPDATE_KR = "okr_home_update_kr"
+CHECKIN_UNDO = "checkin_undo"
 
 # Modals (callback_id), each routed to a view_submission listener in handlers/.
 VIEW_OKR_ADD = "okr_add"
 VIEW_KPI_ADD = "kpi_add"
 VIEW_KR_UPDATE = "okr_update"
 
-ACTION_IDS = frozenset({SHARE_STATUS, HOME_UPDATE_KR})
+ACTION_IDS = frozenset({SHARE_STATUS, HOME_UPDATE_KR, CHECKIN_UNDO})
 VIEW_IDS = frozenset({VIEW_OKR_ADD, VIEW_KPI_ADD, VIEW_KR_UPDATE})

@@ -173,15 +173,43 @@ async def update_kr(
     now: dt.datetime | None = None,
 ) -> Change:
     """Record a new value (and/or confidence, status, note) for a KR the actor may change."""
-    now = now or utcnow()
     async with database.session() as session:
-        kr, objective = await _kr_context(session, actor.workspace_id, kr_id)
-        await _check_kr(session, kr, objective, actor.user_id)
-        old = kr.current
-        await _apply_kr(
-            session, kr, actor, origin, value=value, confidence=confidence, status=status, note=note
+        return await apply_kr_update(
+            session,
+            actor=actor,
+            kr_id=kr_id,
+            value=value,
+            confidence=confidence,
+            status=status,
+            note=note,
+            origin=origin,
+            now=now,
         )
-        progress, shown = await _kr_status(session, kr, now)
+
+
+async def apply_kr_update(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    kr_id: int,
+    value: float | None,
+    confidence: int | None = None,
+    status: str | None = None,
+    note: str | None = None,
+    origin: Origin = Origin(),
+    now: dt.datetime | None = None,
+) -> Change:
+    """`update_kr` inside the caller's unit of work (a check-in reply applies several at once).
+
+    Permission is checked before anything is written, so a refusal leaves the session clean."""
+    now = now or utcnow()
+    kr, objective = await _kr_context(session, actor.workspace_id, kr_id)
+    await _check_kr(session, kr, objective, actor.user_id)
+    old = kr.current
+    await _apply_kr(
+        session, kr, actor, origin, value=value, confidence=confidence, status=status, note=note
+    )
+    progress, shown = await _kr_status(session, kr, now)
     return Change(
         "kr", kr_id, f"KR-{kr.number} {kr.title}", kr.unit, old, kr.current, progress, shown
     )
@@ -199,36 +227,58 @@ async def log_kpi(
     now: dt.datetime | None = None,
 ) -> list[Change]:
     """Record a KPI value for a period (default: the current one); linked KRs move with it."""
-    now = now or utcnow()
     async with database.session() as session:
-        kpi = await session.get(Kpi, kpi_id)
-        if kpi is None or kpi.workspace_id != actor.workspace_id:
-            raise NotFound(what=f"KPI #{kpi_id}")
-        if actor.user_id != kpi.owner_id and not await _is_manager(
-            session, kpi.team_id, actor.user_id
-        ):
-            raise NotAllowed(
-                N_("Only the owner of {kpi} and the team's managers can log it."), kpi=kpi.name
-            )
-        period = period or period_of(now.date(), kpi.period)
-        old = await _latest_value(session, kpi_id)
-        session.add(
-            KpiMeasurement(
-                workspace_id=kpi.workspace_id,
-                kpi_id=kpi_id,
-                period=period,
-                value=value,
-                note=note,
-                author_id=actor.user_id,
-                source=actor.source,
-                round_id=origin.round_id,
-                reply_id=origin.reply_id,
-                message_ts=origin.message_ts,
-            )
+        return await apply_kpi_log(
+            session,
+            actor=actor,
+            kpi_id=kpi_id,
+            value=value,
+            period=period,
+            note=note,
+            origin=origin,
+            now=now,
         )
-        status = kpi_status(value, target=kpi.target, warn=kpi.warn, direction=kpi.direction)
-        changes = [Change("kpi", kpi_id, kpi.name, kpi.unit, old, value, None, status)]
-        changes += await _move_linked_krs(session, kpi, value, actor, origin, now)
+
+
+async def apply_kpi_log(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    kpi_id: int,
+    value: float,
+    period: str | None = None,
+    note: str | None = None,
+    origin: Origin = Origin(),
+    now: dt.datetime | None = None,
+) -> list[Change]:
+    """`log_kpi` inside the caller's unit of work; a refusal writes nothing."""
+    now = now or utcnow()
+    kpi = await session.get(Kpi, kpi_id)
+    if kpi is None or kpi.workspace_id != actor.workspace_id:
+        raise NotFound(what=f"KPI #{kpi_id}")
+    if actor.user_id != kpi.owner_id and not await _is_manager(session, kpi.team_id, actor.user_id):
+        raise NotAllowed(
+            N_("Only the owner of {kpi} and the team's managers can log it."), kpi=kpi.name
+        )
+    period = period or period_of(now.date(), kpi.period)
+    old = await _latest_value(session, kpi_id)
+    session.add(
+        KpiMeasurement(
+            workspace_id=kpi.workspace_id,
+            kpi_id=kpi_id,
+            period=period,
+            value=value,
+            note=note,
+            author_id=actor.user_id,
+            source=actor.source,
+            round_id=origin.round_id,
+            reply_id=origin.reply_id,
+            message_ts=origin.message_ts,
+        )
+    )
+    status = kpi_status(value, target=kpi.target, warn=kpi.warn, direction=kpi.direction)
+    changes = [Change("kpi", kpi_id, kpi.name, kpi.unit, old, value, None, status)]
+    changes += await _move_linked_krs(session, kpi, value, actor, origin, now)
     return changes
 
 
@@ -270,29 +320,49 @@ async def set_initiative_status(
 ) -> Change:
     """Move an initiative (planned, in progress, done, dropped)."""
     async with database.session() as session:
-        initiative = await session.get(Initiative, initiative_id)
-        if initiative is None or initiative.workspace_id != actor.workspace_id:
-            raise NotFound(what=f"initiative #{initiative_id}")
-        kr, objective = await _kr_context(session, actor.workspace_id, initiative.kr_id)
-        if actor.user_id != initiative.owner_id:
-            await _check_kr(session, kr, objective, actor.user_id)
-        old = initiative.status
-        session.add(
-            InitiativeUpdate(
-                workspace_id=initiative.workspace_id,
-                initiative_id=initiative_id,
-                old_status=old,
-                new_status=status,
-                note=note,
-                author_id=actor.user_id,
-                source=actor.source,
-                round_id=origin.round_id,
-                reply_id=origin.reply_id,
-                message_ts=origin.message_ts,
-            )
+        return await apply_initiative_status(
+            session,
+            actor=actor,
+            initiative_id=initiative_id,
+            status=status,
+            note=note,
+            origin=origin,
         )
-        initiative.status = status
-        session.add(initiative)
+
+
+async def apply_initiative_status(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    initiative_id: int,
+    status: str,
+    note: str | None = None,
+    origin: Origin = Origin(),
+) -> Change:
+    """`set_initiative_status` inside the caller's unit of work; a refusal writes nothing."""
+    initiative = await session.get(Initiative, initiative_id)
+    if initiative is None or initiative.workspace_id != actor.workspace_id:
+        raise NotFound(what=f"initiative #{initiative_id}")
+    kr, objective = await _kr_context(session, actor.workspace_id, initiative.kr_id)
+    if actor.user_id != initiative.owner_id:
+        await _check_kr(session, kr, objective, actor.user_id)
+    old = initiative.status
+    session.add(
+        InitiativeUpdate(
+            workspace_id=initiative.workspace_id,
+            initiative_id=initiative_id,
+            old_status=old,
+            new_status=status,
+            note=note,
+            author_id=actor.user_id,
+            source=actor.source,
+            round_id=origin.round_id,
+            reply_id=origin.reply_id,
+            message_ts=origin.message_ts,
+        )
+    )
+    initiative.status = status
+    session.add(initiative)
     return Change("initiative", initiative_id, initiative.title, "", old, status)
 
 
@@ -308,9 +378,15 @@ async def undo_reply(*, database: Database, actor: Actor, reply_id: int) -> list
             raise NotAllowed(N_("Only the person who wrote a check-in reply can undo it."))
         reply.undone_at = reply.undone_at or utcnow()
         session.add(reply)
-        changes = await _undo_krs(session, reply_id)
-        changes += await _undo_kpis(session, reply_id)
-        changes += await _undo_initiatives(session, reply_id)
+        return await revert_reply(session, reply_id)
+
+
+async def revert_reply(session: AsyncSession, reply_id: int) -> list[Change]:
+    """Revert what one reply recorded, without a permission check: for *Undo* once allowed,
+    and for an edited reply, whose old reading is replaced by the new one."""
+    changes = await _undo_krs(session, reply_id)
+    changes += await _undo_kpis(session, reply_id)
+    changes += await _undo_initiatives(session, reply_id)
     return changes
 
 

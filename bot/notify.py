@@ -1,0 +1,235 @@
+"""Sending digests and KPI alerts to Slack: the edge between the services and the Web API.
+
+Services never import slack_sdk; this module renders what they return and sends it:
+`conversations.open` for a manager's DM, `chat.postMessage`, and `files_upload_v2` for the
+digest's chart. A digest is claimed before it is sent and the claim is given back if Slack
+refuses the message, so a later run may retry it. A chart that cannot be drawn or uploaded is
+logged and left out: the digest goes out without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.alerts import build_kpi_alert
+from bot.blocks.digest import build_digest
+from bot.charts import digest_chart
+from bot.i18n import normalize_locale, t
+from bot.services import alerts, digests, people
+from bot.services.container import Services
+from bot.services.digests import Digest, Recipient
+from bot.services.updates import Change
+
+log = logging.getLogger("okrbot.notify")
+
+# What a Web API call may raise: Slack's refusal, a failed upload, the network, a timeout.
+SLACK_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
+
+
+@dataclass
+class DigestReport:
+    """What one digest run did, recipient by recipient."""
+
+    team: str
+    period: str
+    sent: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    charts: list[bytes] = field(default_factory=list)
+
+
+@dataclass
+class _Run:
+    """One digest being sent: its content, the claims' period and what was drawn so far."""
+
+    client: AsyncWebClient
+    services: Services
+    digest: Digest
+    period: str
+    round_id: int | None
+    report: DigestReport
+    home_url: str | None = None
+    charts: dict[str, bytes | None] = field(default_factory=dict)
+
+
+async def send_digest(
+    client: AsyncWebClient,
+    services: Services,
+    *,
+    team_id: int,
+    period: str,
+    round_id: int | None = None,
+) -> DigestReport | None:
+    """Send a team's digest to each manager's DM and its channel, each at most once per
+    `period`; None when the team does not exist."""
+    digest = await digests.gather_digest(
+        database=services.database,
+        team_id=team_id,
+        now=services.clock(),
+        round_id=round_id,
+        period=period,
+    )
+    if digest is None:
+        return None
+    run = _Run(client, services, digest, period, round_id, DigestReport(digest.team_name, period))
+    run.home_url = await _home_url(client, digest.workspace_id)
+    for recipient in digest.recipients:
+        await _deliver(run, recipient)
+    return run.report
+
+
+async def _deliver(run: _Run, recipient: Recipient) -> None:
+    """Claim, post, record: one recipient's digest."""
+    database = run.services.database
+    claim = await digests.claim_digest(
+        database=database,
+        digest=run.digest,
+        period=run.period,
+        recipient=recipient.id,
+        round_id=run.round_id,
+    )
+    if claim is None:
+        run.report.already.append(recipient.id)
+        return
+    try:
+        ts = await _post_digest(run, recipient)
+    except SLACK_ERRORS:
+        log.exception("digest of %s to %s was not sent", run.digest.team_name, recipient.id)
+        await digests.release_claim(database=database, claim_id=claim)
+        run.report.failed.append(recipient.id)
+        return
+    await digests.mark_sent(database=database, claim_id=claim, message_ts=ts)
+    run.report.sent.append(recipient.id)
+
+
+async def _post_digest(run: _Run, recipient: Recipient) -> str | None:
+    """Post the digest (the channel gets the report without participation); a manager's DM
+    also gets the chart."""
+    locale = await _locale(run.client, run.services, run.digest.workspace_id, recipient)
+    channel = await _destination(run.client, recipient)
+    message = build_digest(
+        run.digest, locale, for_channel=recipient.is_channel, home_url=run.home_url
+    )
+    answer = await run.client.chat_postMessage(channel=channel, **message.as_kwargs())
+    if not recipient.is_channel:
+        await _attach_chart(run, channel, locale)
+    return answer.get("ts")
+
+
+async def _attach_chart(run: _Run, channel: str, locale: str) -> None:
+    """Upload the chart to the DM; any failure is logged and the digest stands without it."""
+    png = await _chart(run, locale)
+    if png is None:
+        return
+    title = t(locale, "OKR chart · {team}", team=run.digest.team_name)
+    try:
+        await run.client.files_upload_v2(
+            channel=channel,
+            file=png,
+            filename=f"okr-digest-{run.digest.team_id}.png",
+            title=title,
+            alt_txt=title,
+        )
+    except SLACK_ERRORS:
+        log.exception("chart of %s's digest was not uploaded", run.digest.team_name)
+        return
+    run.report.charts.append(png)
+
+
+async def _chart(run: _Run, locale: str) -> bytes | None:
+    """The chart in this language, drawn once per run in a worker thread (it takes ~0.1 s)."""
+    if locale not in run.charts:
+        try:
+            run.charts[locale] = await asyncio.to_thread(digest_chart, run.digest, locale)
+        except Exception:  # the chart is optional: whatever breaks it, the digest goes
+            log.exception("chart of %s's digest could not be drawn", run.digest.team_name)
+            run.charts[locale] = None
+    return run.charts[locale]
+
+
+async def _home_url(client: AsyncWebClient, workspace_id: str) -> str | None:
+    """A deep link to okrbot's App Home, when Slack tells us the app's id (`bots.info`)."""
+    try:
+        auth = await client.auth_test()
+        bot = await client.bots_info(bot=auth["bot_id"])
+        app_id = bot["bot"]["app_id"]
+    except (*SLACK_ERRORS, KeyError, TypeError):
+        return None  # the digest then names the Home tab in words
+    return f"slack://app?team={workspace_id}&id={app_id}&tab=home"
+
+
+async def _destination(client: AsyncWebClient, recipient: Recipient) -> str:
+    """The channel to post to: the team's channel, or the manager's DM with the bot."""
+    if recipient.is_channel:
+        return recipient.id
+    answer = await client.conversations_open(users=recipient.id)
+    return str(answer["channel"]["id"])
+
+
+async def _locale(
+    client: AsyncWebClient, services: Services, workspace_id: str, recipient: Recipient
+) -> str:
+    """The recipient's language: remembered, else asked of Slack once and remembered; a
+    channel reads the workspace's default language."""
+    default = services.settings.okrbot_locale
+    if recipient.is_channel or recipient.locale:
+        return recipient.locale or default
+    try:
+        info = (await client.users_info(user=recipient.id, include_locale=True))["user"]
+    except SLACK_ERRORS:
+        return default  # unknown to users.info (rare): the workspace default will do
+    locale = normalize_locale(info.get("locale"), default)
+    await people.remember_person(
+        database=services.database,
+        workspace_id=workspace_id,
+        user_id=recipient.id,
+        locale=locale,
+        timezone=info.get("tz"),
+    )
+    return locale
+
+
+async def announce_kpi_changes(
+    client: AsyncWebClient, services: Services, workspace_id: str, changes: Sequence[Change]
+) -> None:
+    """Tell the team's channel and managers about each KPI these changes moved into `warn` or
+    `off`, or back to `ok`: call it after `log_kpi` (or an undo) with the changes it returned.
+
+    One alert per KPI per change of state, whoever calls this and however often."""
+    previous = {c.item_id: _number(c.old) for c in changes if c.kind == "kpi"}
+    if not previous:
+        return
+    found = await alerts.claim_kpi_alerts(
+        database=services.database, workspace_id=workspace_id, previous=previous
+    )
+    for alert in found:
+        for recipient in alert.recipients:
+            await _post_alert(client, services, workspace_id, alert, recipient)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+async def _post_alert(
+    client: AsyncWebClient,
+    services: Services,
+    workspace_id: str,
+    alert: alerts.KpiAlert,
+    recipient: Recipient,
+) -> None:
+    """Post one alert; a recipient Slack refuses is logged and the others still hear it."""
+    try:
+        locale = await _locale(client, services, workspace_id, recipient)
+        channel = await _destination(client, recipient)
+        await client.chat_postMessage(channel=channel, **build_kpi_alert(alert, locale).as_kwargs())
+    except SLACK_ERRORS:
+        log.exception("KPI alert for %s to %s was not sent", alert.kpi.name, recipient.id)

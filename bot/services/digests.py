@@ -1,0 +1,735 @@
+"""Managers' digests (SPEC §5): what a team's round changed, who is stuck, who went quiet.
+
+`gather_digest` reads everything one digest needs in a fixed number of queries (eight,
+whatever the number of KRs, updates or people) and composes it, in pure code, into a `Digest`.
+A digest goes out once per (team, period, recipient): `claim_digest` inserts the `DigestSent`
+row before anything is sent, so a second run (or a second replica) finds the claim and sends
+nothing. The row keeps a snapshot of every KR's progress and status; the next digest compares
+against it to say what changed.
+
+History rows are stamped with the wall clock (not the services' clock), so the window "since
+the last digest" is measured with the wall clock too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Row, and_, or_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.domain import PromptState, Role
+from bot.progress import (
+    LOW_CONFIDENCE,
+    KpiStatus,
+    KrStatus,
+    Trend,
+    expected_progress,
+    kpi_status,
+    kr_progress,
+    objective_progress,
+    trend,
+)
+from bot.services.okrs import KrView, current_cycle, kr_view
+from storage.db import Database
+from storage.models import (
+    CheckinPrompt,
+    CheckinRound,
+    Cycle,
+    DigestSent,
+    Initiative,
+    InitiativeUpdate,
+    KeyResult,
+    Kpi,
+    KpiMeasurement,
+    KrUpdate,
+    Membership,
+    Objective,
+    Person,
+    Team,
+    utcnow,
+)
+
+HISTORY_ROUNDS = 8  # rounds looked back for a blocker's age and a member's silence
+KPI_PERIODS = 6  # periods shown in a KPI's trend
+DEFAULT_WINDOW = dt.timedelta(days=7)  # "what changed" before a team's first digest
+_NO_REPLY = frozenset({PromptState.CLAIMED, PromptState.SENT, PromptState.FAILED})
+_STATUS_ORDER = {KrStatus.OFF_TRACK: 0, KrStatus.AT_RISK: 1, KrStatus.ON_TRACK: 2}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who gets a digest: a manager (DM, in their language) or the team's channel."""
+
+    id: str
+    locale: str | None
+    is_channel: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectiveLine:
+    """An objective's progress now and its change since the last digest (fractions)."""
+
+    title: str
+    progress: float
+    change: float
+
+
+@dataclass(frozen=True)
+class Flip:
+    """A KR whose status changed since the last digest."""
+
+    kr: KrView
+    before: KrStatus
+
+
+@dataclass(frozen=True)
+class Note:
+    """A blocker or note from the round; `age` counts the rounds in a row with a note on the
+    same item (1: new this round), None for a note recorded outside a round."""
+
+    label: str
+    author_id: str | None
+    text: str
+    age: int | None
+
+
+@dataclass(frozen=True)
+class Silent:
+    """A member who has not replied, and for how many rounds in a row."""
+
+    user_id: str
+    rounds: int
+
+
+@dataclass(frozen=True)
+class Away:
+    user_id: str
+    until: dt.date | None
+
+
+@dataclass(frozen=True)
+class Participation:
+    """Who checked in to the round, who skipped it, who did not answer and who is away."""
+
+    asked: int
+    replied: tuple[str, ...]
+    skipped: tuple[str, ...]
+    silent: tuple[Silent, ...]
+    away: tuple[Away, ...]
+
+
+@dataclass(frozen=True)
+class KpiLine:
+    """A KPI's latest value, status and the series of its last periods."""
+
+    name: str
+    unit: str
+    target: float
+    warn: float | None
+    status: KpiStatus
+    periods: tuple[str, ...]
+    values: tuple[float, ...]
+    trend: Trend
+
+    @property
+    def value(self) -> float:
+        return self.values[-1]
+
+
+@dataclass(frozen=True)
+class InitiativeMove:
+    title: str
+    kr_label: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    id: int
+    scheduled_for: dt.datetime
+    closed: bool
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything one team's digest says, ready for a Block Kit builder or a chart."""
+
+    workspace_id: str
+    team_id: int
+    team_name: str
+    cycle_name: str | None
+    expected: float
+    first: bool
+    round: RoundInfo | None
+    objectives: tuple[ObjectiveLine, ...]
+    key_results: tuple[KrView, ...]
+    flips: tuple[Flip, ...]
+    attention: tuple[KrView, ...]
+    notes: tuple[Note, ...]
+    participation: Participation | None
+    kpis: tuple[KpiLine, ...]
+    initiatives: tuple[InitiativeMove, ...]
+    recipients: tuple[Recipient, ...]
+
+    def snapshot(self) -> dict[str, Any]:
+        """What this digest showed, for the next one to compare with."""
+        return {"krs": {str(kr.id): [round(kr.progress, 6), kr.status] for kr in self.key_results}}
+
+
+@dataclass
+class _Loaded:
+    """The rows one digest is made of, as its queries return them (rounds newest first)."""
+
+    team: Team
+    last: DigestSent | None
+    cycle: Cycle | None
+    since: dt.datetime
+    rounds: list[CheckinRound] = field(default_factory=list)
+    prompts: list[Row[Any]] = field(default_factory=list)
+    people: list[Row[Any]] = field(default_factory=list)
+    okrs: list[tuple[Objective, KeyResult | None]] = field(default_factory=list)
+    updates: list[Row[Any]] = field(default_factory=list)
+    kpis: list[tuple[Kpi, KpiMeasurement | None]] = field(default_factory=list)
+    moves: list[Row[Any]] = field(default_factory=list)
+
+
+# -- reading (eight statements, or nine when no cycle has started yet)
+
+
+async def gather_digest(
+    *,
+    database: Database,
+    team_id: int,
+    now: dt.datetime,
+    round_id: int | None = None,
+    period: str | None = None,
+) -> Digest | None:
+    """One team's digest: for `round_id` when a round just closed, else for its latest round;
+    changes are counted since the last digest of another period than `period`.
+
+    None when the team does not exist."""
+    async with database.session() as session:
+        loaded = await _load(session, team_id, now, round_id, period)
+    return None if loaded is None else compose(loaded, now)
+
+
+async def _load(
+    session: AsyncSession,
+    team_id: int,
+    now: dt.datetime,
+    round_id: int | None,
+    period: str | None,
+) -> _Loaded | None:
+    found = await _team_and_last_digest(session, team_id, period)
+    if found is None:
+        return None
+    team, last = found
+    since = last.sent_at if last and last.sent_at else utcnow() - DEFAULT_WINDOW
+    cycle = await current_cycle(session, team.workspace_id, now.date())
+    loaded = _Loaded(team=team, last=last, cycle=cycle, since=since)
+    await _load_rounds(session, loaded, round_id)
+    await _load_people_and_okrs(session, loaded)
+    await _load_history(session, loaded)
+    return loaded
+
+
+async def _all(session: AsyncSession, query: Select[Any]) -> list[Any]:
+    return list((await session.exec(query)).all())  # type: ignore[call-overload]
+
+
+async def _team_and_last_digest(
+    session: AsyncSession, team_id: int, period: str | None
+) -> tuple[Team, DigestSent | None] | None:
+    """The team and the last digest it was sent (to anyone), in one statement. A digest of
+    `period` itself does not count: a recipient retried later compares with the one before."""
+    latest = (
+        select(DigestSent.id)
+        .where(
+            DigestSent.team_id == team_id,
+            col(DigestSent.sent_at).is_not(None),
+            col(DigestSent.period) != (period or ""),
+        )
+        .order_by(col(DigestSent.sent_at).desc(), col(DigestSent.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = (
+        select(Team, DigestSent)
+        .outerjoin(DigestSent, col(DigestSent.id) == latest)
+        .where(Team.id == team_id)
+    )
+    row = (await session.exec(query)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def _load_rounds(session: AsyncSession, loaded: _Loaded, round_id: int | None) -> None:
+    """The team's latest rounds (up to `round_id` when one is given) with their prompts."""
+    recent = select(CheckinRound.id).where(CheckinRound.team_id == loaded.team.id)
+    if round_id is not None:
+        anchor = select(CheckinRound.scheduled_for).where(CheckinRound.id == round_id)
+        recent = recent.where(col(CheckinRound.scheduled_for) <= anchor.scalar_subquery())
+    recent = recent.order_by(col(CheckinRound.scheduled_for).desc()).limit(HISTORY_ROUNDS)
+    rows = await _all(
+        session,
+        select(CheckinRound, CheckinPrompt.round_id, CheckinPrompt.user_id, CheckinPrompt.state)
+        .outerjoin(CheckinPrompt, col(CheckinPrompt.round_id) == CheckinRound.id)
+        .where(col(CheckinRound.id).in_(recent))
+        .order_by(col(CheckinRound.scheduled_for).desc(), col(CheckinRound.id)),
+    )
+    rounds = {row[0].id: row[0] for row in rows}
+    loaded.rounds = list(rounds.values())
+    loaded.prompts = [row for row in rows if row.user_id is not None]
+
+
+async def _load_people_and_okrs(session: AsyncSession, loaded: _Loaded) -> None:
+    """Members and managers with what we know of them; objectives with their KRs."""
+    team = loaded.team
+    person = and_(
+        Person.workspace_id == Membership.workspace_id, Person.user_id == Membership.user_id
+    )
+    loaded.people = await _all(
+        session,
+        select(Membership.user_id, Membership.role, Person.locale, Person.away_until)
+        .outerjoin(Person, person)
+        .where(Membership.team_id == team.id)
+        .order_by(col(Membership.user_id)),
+    )
+    if loaded.cycle is None:
+        return
+    loaded.okrs = await _all(
+        session,
+        select(Objective, KeyResult)
+        .outerjoin(KeyResult, col(KeyResult.objective_id) == Objective.id)
+        .where(Objective.team_id == team.id, Objective.cycle_id == loaded.cycle.id)
+        .order_by(
+            col(Objective.position), col(Objective.id), col(KeyResult.position), col(KeyResult.id)
+        ),
+    )
+
+
+def _team_krs(loaded: _Loaded) -> Select[Any]:
+    """The ids of the team's KRs in the current cycle, as a subquery."""
+    cycle_id = loaded.cycle.id if loaded.cycle else None
+    return (
+        select(KeyResult.id)
+        .join(Objective, col(Objective.id) == KeyResult.objective_id)
+        .where(Objective.team_id == loaded.team.id, Objective.cycle_id == cycle_id)
+    )
+
+
+async def _load_history(session: AsyncSession, loaded: _Loaded) -> None:
+    """KR updates (notes of the recent rounds and of the window; before a first digest, every
+    update of the window), KPI series, and initiative moves of the window."""
+    in_window = col(KrUpdate.created_at) >= loaded.since
+    notes = and_(
+        col(KrUpdate.note).is_not(None),
+        or_(
+            col(KrUpdate.round_id).in_([r.id for r in loaded.rounds]),
+            and_(col(KrUpdate.round_id).is_(None), in_window),
+        ),
+    )
+    loaded.updates = await _all(
+        session,
+        select(
+            KrUpdate.kr_id,
+            KrUpdate.old_value,
+            KrUpdate.note,
+            KrUpdate.author_id,
+            KrUpdate.round_id,
+            KrUpdate.created_at,
+        )
+        .join(KeyResult, col(KeyResult.id) == KrUpdate.kr_id)
+        .join(Objective, col(Objective.id) == KeyResult.objective_id)
+        .where(
+            # A join (not `kr_id IN (...)`): with the OR below, SQLite would scan every update.
+            Objective.team_id == loaded.team.id,
+            Objective.cycle_id == (loaded.cycle.id if loaded.cycle else None),
+            col(KrUpdate.reverted).is_(False),
+            or_(notes, in_window) if loaded.last is None else notes,
+        )
+        .order_by(col(KrUpdate.id)),
+    )
+    loaded.kpis = await _all(session, _kpi_query(Kpi.team_id == loaded.team.id))
+    loaded.moves = await _all(
+        session,
+        select(
+            InitiativeUpdate.initiative_id,
+            InitiativeUpdate.old_status,
+            InitiativeUpdate.new_status,
+            Initiative.title,
+            KeyResult.number,
+        )
+        .join(Initiative, col(Initiative.id) == InitiativeUpdate.initiative_id)
+        .join(KeyResult, col(KeyResult.id) == Initiative.kr_id)
+        .where(
+            col(KeyResult.id).in_(_team_krs(loaded)),
+            col(InitiativeUpdate.created_at) >= loaded.since,
+            col(InitiativeUpdate.reverted).is_(False),
+        )
+        .order_by(col(InitiativeUpdate.id)),
+    )
+
+
+def _kpi_query(*where: Any) -> Select[Any]:
+    """KPIs with every measurement still standing, oldest first."""
+    standing = and_(col(KpiMeasurement.kpi_id) == Kpi.id, col(KpiMeasurement.reverted).is_(False))
+    return (
+        select(Kpi, KpiMeasurement)
+        .outerjoin(KpiMeasurement, standing)
+        .where(*where)
+        .order_by(
+            col(Kpi.name), col(Kpi.id), col(KpiMeasurement.period), col(KpiMeasurement.created_at)
+        )
+    )
+
+
+async def load_kpi_lines(session: AsyncSession, *where: Any) -> list[tuple[Kpi, KpiLine | None]]:
+    """KPIs matching `where`, each with its `KpiLine` (None before its first measurement)."""
+    return kpi_lines(await _all(session, _kpi_query(*where)))
+
+
+# -- composing (pure)
+
+
+def compose(loaded: _Loaded, now: dt.datetime) -> Digest:
+    """Turn the loaded rows into what the digest says."""
+    cycle = loaded.cycle
+    expected = expected_progress(cycle.start, cycle.end, now) if cycle else 0.0
+    previous = _previous(loaded)
+    objectives, krs = _objectives(loaded.okrs, expected, previous, _baseline(loaded))
+    current = loaded.rounds[0] if loaded.rounds else None
+    return Digest(
+        workspace_id=loaded.team.workspace_id,
+        team_id=loaded.team.id or 0,
+        team_name=loaded.team.name,
+        cycle_name=cycle.name if cycle else None,
+        expected=expected,
+        first=loaded.last is None,
+        round=RoundInfo(current.id or 0, current.scheduled_for, current.closed_at is not None)
+        if current
+        else None,
+        objectives=objectives,
+        key_results=krs,
+        flips=_flips(krs, previous),
+        attention=_attention(krs, expected),
+        notes=_notes(loaded),
+        participation=_participation(loaded, now.date()),
+        kpis=tuple(line for _, line in kpi_lines(loaded.kpis) if line is not None),
+        initiatives=_moves(loaded.moves),
+        recipients=_recipients(loaded),
+    )
+
+
+def _previous(loaded: _Loaded) -> dict[int, tuple[float, str]]:
+    """KR id -> (progress, status) as the last digest showed them."""
+    krs = loaded.last.snapshot.get("krs", {}) if loaded.last else {}
+    return {int(kr_id): (float(p), str(s)) for kr_id, (p, s) in krs.items()}
+
+
+def _in_window(moment: dt.datetime, loaded: _Loaded) -> bool:
+    """SQLite hands datetimes back naive (they were stored in UTC)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return aware >= loaded.since
+
+
+def _baseline(loaded: _Loaded) -> dict[int, float]:
+    """Before a first digest: each KR's value before the window (its first update's old value)."""
+    first: dict[int, float] = {}
+    if loaded.last is None:
+        for update in loaded.updates:
+            if update.old_value is not None and _in_window(update.created_at, loaded):
+                first.setdefault(update.kr_id, update.old_value)
+    return first
+
+
+def _objectives(
+    rows: Sequence[tuple[Objective, KeyResult | None]],
+    expected: float,
+    previous: dict[int, tuple[float, str]],
+    baseline: dict[int, float],
+) -> tuple[tuple[ObjectiveLine, ...], tuple[KrView, ...]]:
+    """Each objective's progress and change, and every KR as a summary shows it."""
+    grouped: dict[int, tuple[Objective, list[KrView]]] = {}
+    for objective, kr in rows:
+        views = grouped.setdefault(objective.id or 0, (objective, []))[1]
+        if kr is not None:
+            views.append(kr_view(kr, expected))
+    lines = []
+    for objective, views in grouped.values():
+        now = objective_progress((kr.progress, kr.weight) for kr in views)
+        before = objective_progress(
+            (_progress_before(kr, previous, baseline), kr.weight) for kr in views
+        )
+        lines.append(ObjectiveLine(objective.title, now, now - before))
+    krs = tuple(kr for _, views in grouped.values() for kr in views)
+    return tuple(lines), krs
+
+
+def _progress_before(
+    kr: KrView, previous: dict[int, tuple[float, str]], baseline: dict[int, float]
+) -> float:
+    """A KR's progress at the last digest; else before the window; else unchanged."""
+    if kr.id in previous:
+        return previous[kr.id][0]
+    if kr.id in baseline:
+        return kr_progress(kr.start, kr.target, baseline[kr.id])
+    return kr.progress
+
+
+def _flips(krs: Iterable[KrView], previous: dict[int, tuple[float, str]]) -> tuple[Flip, ...]:
+    flips = []
+    for kr in krs:
+        before = previous.get(kr.id, (0.0, kr.status))[1]
+        if before != kr.status and before in _STATUS_ORDER:
+            flips.append(Flip(kr, KrStatus(before)))
+    return tuple(flips)
+
+
+def _attention(krs: Iterable[KrView], expected: float) -> tuple[KrView, ...]:
+    """At-risk, off-track and low-confidence KRs, the furthest behind first."""
+    needing = [
+        kr
+        for kr in krs
+        if kr.status is not KrStatus.ON_TRACK
+        or (kr.confidence is not None and kr.confidence <= LOW_CONFIDENCE)
+    ]
+    return tuple(
+        sorted(needing, key=lambda kr: (_STATUS_ORDER[kr.status], kr.progress - expected, kr.id))
+    )
+
+
+@dataclass(frozen=True)
+class _Remark:
+    """A note on a KR or KPI, whichever table it came from."""
+
+    key: tuple[str, int]
+    label: str
+    author_id: str | None
+    text: str
+    round_id: int | None
+
+
+def _remarks(loaded: _Loaded) -> list[_Remark]:
+    krs = {kr.id: kr for _, kr in loaded.okrs if kr is not None}
+    remarks = [
+        _Remark(
+            ("kr", u.kr_id),
+            f"KR-{krs[u.kr_id].number}",
+            u.author_id,
+            u.note or "",
+            u.round_id,
+        )
+        for u in loaded.updates
+        if u.kr_id in krs and u.note and _is_note(u, loaded)
+    ]
+    remarks += [
+        _Remark(("kpi", kpi.id or 0), kpi.name, m.author_id, m.note or "", m.round_id)
+        for kpi, m in loaded.kpis
+        if m is not None and m.note and _is_note(m, loaded)
+    ]
+    return [remark for remark in remarks if remark.text.strip()]
+
+
+def _is_note(row: Any, loaded: _Loaded) -> bool:
+    """A note counts when it is from a recent round, or from the window outside rounds."""
+    if row.round_id is not None:
+        return any(r.id == row.round_id for r in loaded.rounds)
+    return _in_window(row.created_at, loaded)
+
+
+def _notes(loaded: _Loaded) -> tuple[Note, ...]:
+    """The current round's notes (the latest per item) with their age, then notes outside
+    rounds since the last digest."""
+    remarks = _remarks(loaded)
+    noted: dict[tuple[str, int], set[int]] = defaultdict(set)
+    for remark in remarks:
+        if remark.round_id is not None:
+            noted[remark.key].add(remark.round_id)
+    current = loaded.rounds[0].id if loaded.rounds else None
+    latest: dict[tuple[tuple[str, int], bool], _Remark] = {}
+    for remark in remarks:
+        if remark.round_id is None or remark.round_id == current:
+            latest[(remark.key, remark.round_id is None)] = remark
+    notes = [
+        Note(r.label, r.author_id, r.text.strip(), _age(noted[r.key], loaded.rounds))
+        if r.round_id is not None
+        else Note(r.label, r.author_id, r.text.strip(), None)
+        for r in latest.values()
+    ]
+    return tuple(sorted(notes, key=lambda note: -(note.age or 0)))
+
+
+def _age(rounds_with_note: set[int], rounds: Sequence[CheckinRound]) -> int:
+    """How many rounds in a row, back from the newest, carried a note on the item."""
+    age = 0
+    for checkin in rounds:
+        if checkin.id not in rounds_with_note:
+            break
+        age += 1
+    return age
+
+
+def _participation(loaded: _Loaded, today: dt.date) -> Participation | None:
+    """Who replied to the latest round, who skipped, who is silent (and since when), who is away."""
+    if not loaded.rounds:
+        return None
+    states = {(p.round_id, p.user_id): p.state for p in loaded.prompts}
+    current = loaded.rounds[0]
+    replied, skipped, silent, away = [], [], [], []
+    for user_id, until in _members(loaded):
+        state = states.get((current.id or 0, user_id))
+        if state == PromptState.AWAY or (until is not None and until >= today):
+            away.append(Away(user_id, until))
+        elif state == PromptState.ANSWERED:
+            replied.append(user_id)
+        elif state == PromptState.SKIPPED:
+            skipped.append(user_id)
+        elif state in _NO_REPLY:
+            silent.append(Silent(user_id, _silence(states, loaded.rounds, user_id)))
+    asked = sum(
+        1
+        for (round_id, _), state in states.items()
+        if round_id == current.id and state != PromptState.AWAY
+    )
+    return Participation(asked, tuple(replied), tuple(skipped), tuple(silent), tuple(away))
+
+
+def _members(loaded: _Loaded) -> list[tuple[str, dt.date | None]]:
+    """Each member (not manager) once, with the day they are away until."""
+    found = {p.user_id: p.away_until for p in loaded.people if p.role == Role.MEMBER}
+    return list(found.items())
+
+
+def _silence(
+    states: dict[tuple[int, str], str], rounds: Sequence[CheckinRound], user_id: str
+) -> int:
+    """Rounds in a row, back from the newest, that asked this member and got no reply."""
+    count = 0
+    for checkin in rounds:
+        if states.get((checkin.id or 0, user_id)) not in _NO_REPLY:
+            break
+        count += 1
+    return count
+
+
+def kpi_lines(
+    rows: Iterable[tuple[Kpi, KpiMeasurement | None]],
+) -> list[tuple[Kpi, KpiLine | None]]:
+    """Rows of (KPI, measurement) in period order -> each KPI with its line (the latest
+    measurement of a period counts)."""
+    series: dict[int, tuple[Kpi, dict[str, float]]] = {}
+    for kpi, measurement in rows:
+        values = series.setdefault(kpi.id or 0, (kpi, {}))[1]
+        if measurement is not None:
+            values[measurement.period] = measurement.value
+    return [(kpi, _kpi_line(kpi, values)) for kpi, values in series.values()]
+
+
+def _kpi_line(kpi: Kpi, by_period: dict[str, float]) -> KpiLine | None:
+    if not by_period:
+        return None
+    periods = sorted(by_period)[-KPI_PERIODS:]
+    values = tuple(by_period[period] for period in periods)
+    status = kpi_status(values[-1], target=kpi.target, warn=kpi.warn, direction=kpi.direction)
+    return KpiLine(
+        name=kpi.name,
+        unit=kpi.unit,
+        target=kpi.target,
+        warn=kpi.warn,
+        status=status,
+        periods=tuple(periods),
+        values=values,
+        trend=trend(values, kpi.direction),
+    )
+
+
+def _moves(rows: Iterable[Row[Any]]) -> tuple[InitiativeMove, ...]:
+    """Initiatives whose status differs from the window's start (several moves count as one)."""
+    first: dict[int, InitiativeMove] = {}
+    for row in rows:
+        known = first.get(row.initiative_id)
+        before = known.before if known else row.old_status
+        first[row.initiative_id] = InitiativeMove(
+            row.title, f"KR-{row.number}", before, row.new_status
+        )
+    return tuple(move for move in first.values() if move.before != move.after)
+
+
+def _recipients(loaded: _Loaded) -> tuple[Recipient, ...]:
+    """The team's managers, then its channel if it has one."""
+    managers = [Recipient(p.user_id, p.locale) for p in loaded.people if p.role == Role.MANAGER]
+    channel = loaded.team.channel_id
+    return tuple(managers + ([Recipient(channel, None, is_channel=True)] if channel else []))
+
+
+async def get_team(*, database: Database, team_id: int) -> Team | None:
+    """A team by id, for the digest jobs' schedule and timezone."""
+    async with database.session() as session:
+        return await session.get(Team, team_id)
+
+
+async def digest_teams(*, database: Database, workspace_id: str) -> list[tuple[int, str]]:
+    """The (id, name) of each team with a digest schedule, by name."""
+    async with database.session() as session:
+        query = (
+            select(Team.id, Team.name)
+            .where(Team.workspace_id == workspace_id, col(Team.digest_schedule).is_not(None))
+            .order_by(col(Team.name))
+        )
+        return [(team_id or 0, name) for team_id, name in (await session.exec(query)).all()]
+
+
+async def team_of_round(*, database: Database, round_id: int) -> int | None:
+    """The team a check-in round belongs to."""
+    async with database.session() as session:
+        checkin = await session.get(CheckinRound, round_id)
+    return checkin.team_id if checkin else None
+
+
+# -- claims
+
+
+async def claim_digest(
+    *, database: Database, digest: Digest, period: str, recipient: str, round_id: int | None
+) -> int | None:
+    """Claim the right to send this digest to `recipient`; None when it was claimed before."""
+    claim = DigestSent(
+        workspace_id=digest.workspace_id,
+        team_id=digest.team_id,
+        period=period,
+        manager_id=recipient,
+        round_id=round_id,
+        snapshot=digest.snapshot(),
+    )
+    try:
+        async with database.session() as session:
+            session.add(claim)
+    except IntegrityError:
+        return None  # someone (another run, another replica) holds this claim already
+    return claim.id
+
+
+async def mark_sent(*, database: Database, claim_id: int, message_ts: str | None) -> None:
+    """Record that a claimed digest reached Slack; later digests compare against it."""
+    async with database.session() as session:
+        claim = await session.get(DigestSent, claim_id)
+        if claim is not None:
+            claim.sent_at, claim.message_ts = utcnow(), message_ts
+            session.add(claim)
+
+
+async def release_claim(*, database: Database, claim_id: int) -> None:
+    """Give a claim back after Slack refused the digest, so a later run may send it."""
+    async with database.session() as session:
+        claim = await session.get(DigestSent, claim_id)
+        if claim is not None:
+            await session.delete(claim)

@@ -1,0 +1,419 @@
+"""The check-in loop end to end: rounds sent once, replies recorded once, edits, undo,
+reminders, away, failures. Signed HTTP to the real app; Slack is the local stand-in; jobs are
+called directly on a clock the test moves."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlmodel import select
+
+from bot.blocks import ids
+from bot.sandbox import Sandbox, blocks_of, sandbox
+from bot.seed import load_seed
+from bot.services import checkins
+from bot.services.container import Services
+from bot.slackclient import make_client
+from bot.standin.server import Call
+from scheduler import jobs
+from scheduler.runner import ScheduleRunner
+from storage.db import Database
+from storage.models import (
+    CheckinPrompt,
+    CheckinRound,
+    KeyResult,
+    KpiMeasurement,
+    KrUpdate,
+    Person,
+    ReplyMessage,
+    Team,
+)
+
+# Monday 16 November 2026, 10:00:30 in Jakarta: the Customer Success check-in slot.
+MONDAY = dt.datetime(2026, 11, 16, 3, 0, 30, tzinfo=dt.UTC)
+LATER = dt.timedelta(hours=4, minutes=1)
+
+
+@dataclasses.dataclass
+class Clock:
+    now: dt.datetime = MONDAY
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def box(db_url: str, clock: Clock) -> AsyncIterator[Sandbox]:
+    async with sandbox(db_url, clock=clock, migrate=False) as box:
+        await load_seed(box)
+        yield box
+
+
+def text_of(call: Call) -> str:
+    parts = [call.params.get("text") or ""]
+    for block in blocks_of(call):
+        if isinstance(block.get("text"), dict):
+            parts.append(block["text"]["text"])
+        parts += [e.get("text", "") for e in block.get("elements", []) if isinstance(e, dict)]
+        parts += [str(e["text"]) for e in block.get("elements", []) if "text" in e]
+    return "\n".join(str(part) for part in parts)
+
+
+def prompts_to(box: Sandbox, user_id: str) -> list[Call]:
+    """Check-in prompts a member received (not reminders, not answers in threads)."""
+    return [c for c in box.standin.messages_to(user_id) if c.params["text"].startswith("Check-in")]
+
+
+def reminders_to(box: Sandbox, user_id: str) -> list[Call]:
+    return [c for c in box.standin.messages_to(user_id) if ":bell:" in text_of(c)]
+
+
+async def team_id(database: Database, name: str) -> int:
+    async with database.session() as session:
+        return (await session.exec(select(Team.id).where(Team.name == name))).one()
+
+
+async def kr(database: Database, number: int) -> KeyResult:
+    async with database.session() as session:
+        return (await session.exec(select(KeyResult).where(KeyResult.number == number))).one()
+
+
+async def rows(database: Database, model: type) -> list:
+    async with database.session() as session:
+        return list((await session.exec(select(model))).all())
+
+
+async def run_round(box: Sandbox, team: str = "Customer Success") -> int:
+    team_number = await team_id(box.database, team)
+    await jobs.checkin(box.services, box.client, team_number)
+    return team_number
+
+
+async def reply(box: Sandbox, user_id: str, text: str, **kwargs: object) -> Call:
+    """A DM from `user_id`, and the bot's answer in its thread."""
+    answer = await box.sender.message_im(user_id, text, **kwargs)
+    assert answer.status == 200
+    ts = answer.payload["event"]["ts"]
+    (call,) = await box.standin.wait_for(
+        "chat.postMessage", where=lambda c: c.params.get("thread_ts") == ts
+    )
+    await answer_remembered(box.database, ts)
+    return call
+
+
+async def answer_remembered(database: Database, ts: str) -> None:
+    """Wait until the app has noted where its answer is (it does so after posting it)."""
+    for _ in range(200):
+        async with database.session() as session:
+            query = select(ReplyMessage.answer_ts).where(ReplyMessage.ts == ts)
+            if (await session.exec(query)).first():
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the answer to {ts} was never remembered")
+
+
+async def test_a_round_sends_each_member_one_prompt_in_their_language(box: Sandbox) -> None:
+    team = await run_round(box)
+    await jobs.checkin(box.services, box.client, team)
+    await jobs.catch_up(box.services, box.client, team)
+    (alice,) = prompts_to(box, "U0ALICE")
+    (bob,) = prompts_to(box, "U0BOB")
+    assert "*1.* `KR-1` Increase NPS from 70 to 80" in text_of(alice)
+    assert "KPI Net promoter score" in text_of(alice)
+    assert "`1: 74, conf 8`" in text_of(alice)
+    bob_text = text_of(bob)  # Bob's Slack locale is id-ID
+    assert "sekarang 5,2 h, target 4 h" in bob_text and "Add chat to the mobile app" in bob_text
+    prompts = await rows(box.database, CheckinPrompt)
+    assert {(p.user_id, p.state) for p in prompts} == {("U0ALICE", "sent"), ("U0BOB", "sent")}
+    assert not prompts_to(box, "U0MANAGER")  # managers are not prompted
+
+
+async def test_a_restart_sends_abandoned_claims_once_and_the_rest(
+    box: Sandbox, clock: Clock, db_url: str
+) -> None:
+    team = await team_id(box.database, "Customer Success")
+    (work,) = await checkins.due_rounds(
+        database=box.database, team_id=team, now=clock(), default_timezone="UTC"
+    )
+    # The first process claimed Alice's prompt, then died before sending anything.
+    await checkins.claim_prompt(
+        database=box.database,
+        round_id=work.round_id,
+        user_id="U0ALICE",
+        due_at=clock(),
+        now=clock(),
+    )
+    clock.now += checkins.LEASE + dt.timedelta(seconds=1)
+    restarted = Database.connect(db_url)
+    try:
+        services = Services(settings=box.services.settings, database=restarted, clock=clock)
+        client = make_client(box.services.settings)
+        await jobs.catch_up(services, client, team)
+        await jobs.checkin(services, client, team)
+    finally:
+        await restarted.dispose()
+    assert len(prompts_to(box, "U0ALICE")) == 1
+    assert len(prompts_to(box, "U0BOB")) == 1
+    assert len(await rows(box.database, CheckinRound)) == 1
+
+
+async def test_a_live_senders_round_is_left_to_it(box: Sandbox, clock: Clock) -> None:
+    team = await team_id(box.database, "Customer Success")
+    await checkins.due_rounds(
+        database=box.database, team_id=team, now=clock(), default_timezone="UTC"
+    )
+    # Another replica opened the round a moment ago and is sending: this one stays out.
+    clock.now += dt.timedelta(seconds=30)
+    await jobs.checkin(box.services, box.client, team)
+    assert box.standin.calls_to("chat.postMessage") == []
+
+
+async def test_a_reply_is_recorded_once_and_confirmed_in_its_thread(box: Sandbox) -> None:
+    await run_round(box)
+    answer = await reply(box, "U0ALICE", "1: 76, conf 8 - chat vendor late", event_id="EvONE")
+    text = text_of(answer)
+    assert "KR-1 Increase NPS from 70 to 80*: 74 points → 76 points" in text
+    assert "60%" in text and "on track" in text
+    assert blocks_of(answer)[-1]["elements"][0]["action_id"] == ids.CHECKIN_UNDO
+    # Slack retries the same event: nothing more is recorded or said.
+    retry = await box.sender.message_im(
+        "U0ALICE",
+        "1: 76, conf 8 - chat vendor late",
+        ts=answer.params["thread_ts"],
+        event_id="EvONE",
+        retry_num=1,
+    )
+    assert retry.status == 200
+    await box.sender.message_im("U0ALICE", "2: 75", ts=answer.params["thread_ts"])
+    await box.sender.url_verification("flush")
+    nps = await kr(box.database, 1)
+    assert (nps.current, nps.confidence) == (76, 8)
+    updates = await rows(box.database, KrUpdate)
+    assert [(u.new_value, u.note, u.source) for u in updates] == [(76, "chat vendor late", "dm")]
+    assert len(box.standin.calls_to("chat.postMessage")) == 3  # two prompts, one confirmation
+    (prompt,) = [p for p in await rows(box.database, CheckinPrompt) if p.user_id == "U0ALICE"]
+    assert prompt.state == "answered" and updates[0].round_id == prompt.round_id
+
+
+async def test_a_kpi_value_moves_its_linked_kr(box: Sandbox) -> None:
+    await run_round(box)
+    await reply(box, "U0ALICE", "2: 77")
+    assert (await kr(box.database, 1)).current == 77
+    async with box.database.session() as session:
+        logged = (
+            await session.exec(select(KpiMeasurement).where(KpiMeasurement.source == "dm"))
+        ).one()
+    assert (logged.value, logged.period) == (77, "2026-11")
+
+
+async def test_an_indonesian_reply(box: Sandbox) -> None:
+    await run_round(box)
+    answer = await reply(box, "U0BOB", "1: 4,8 jam, keyakinan 7\n2: selesai")
+    text = text_of(answer)
+    assert "5,2 h → 4,8 h" in text and "berjalan → selesai" in text
+    assert (await kr(box.database, 2)).current == 4.8
+
+
+async def test_an_edit_replaces_what_the_reply_recorded(box: Sandbox) -> None:
+    await run_round(box)
+    answer = await reply(box, "U0ALICE", "1: 76")
+    ts = answer.params["thread_ts"]
+    edited = await box.sender.message_changed("U0ALICE", "1: 78", ts=ts, previous_text="1: 76")
+    assert edited.status == 200
+    (update,) = await box.standin.wait_for("chat.update")
+    assert update.params["ts"] == answer.response["ts"]
+    assert "74 points → 78 points" in text_of(update)
+    assert (await kr(box.database, 1)).current == 78
+    standing = [u.new_value for u in await rows(box.database, KrUpdate) if not u.reverted]
+    assert standing == [78]
+
+
+async def test_undo_reverts_exactly_that_reply(box: Sandbox) -> None:
+    await run_round(box)
+    await reply(box, "U0ALICE", "1: 75")
+    answer = await reply(box, "U0ALICE", "1: 79, conf 4")
+    button = blocks_of(answer)[-1]["elements"][0]
+    clicked = await box.sender.block_action(
+        button["action_id"],
+        button["value"],
+        user_id="U0ALICE",
+        channel_id="D0ALICE",
+        message=answer.response["message"],
+    )
+    assert clicked.status == 200
+    (update,) = await box.standin.wait_for("chat.update")
+    assert "79 points → 75 points" in text_of(update)
+    nps = await kr(box.database, 1)
+    assert (nps.current, nps.confidence) == (75, None)
+
+
+async def test_an_unreadable_reply_gets_an_example_and_stores_nothing(box: Sandbox) -> None:
+    await run_round(box)
+    answer = await reply(box, "U0ALICE", "sorry, swamped <!channel>")
+    text = text_of(answer)
+    assert "nothing was recorded" in text and "`1: 74, conf 8`" in text
+    assert "<!channel>" not in text
+    assert await rows(box.database, KrUpdate) == []
+    assert not [b for b in blocks_of(answer) if b["type"] == "actions"]
+
+
+async def test_a_dm_outside_a_round_is_read_too(box: Sandbox) -> None:
+    answer = await reply(box, "U0ALICE", "1: 75")
+    assert "74 points → 75 points" in text_of(answer)
+    (stored,) = await rows(box.database, ReplyMessage)
+    assert stored.round_id is None
+
+
+async def test_a_member_with_nothing_to_update_is_told_kindly(box: Sandbox) -> None:
+    answer = await reply(box, "U0MANAGER", "1: 5")
+    assert "no key results, KPIs or open initiatives" in text_of(answer)
+
+
+async def test_one_reminder_and_never_while_away(box: Sandbox, clock: Clock) -> None:
+    await checkins.set_away(
+        database=box.database,
+        workspace_id="T0DEMO",
+        user_id="U0ALICE",
+        until=dt.date(2026, 11, 20),
+    )
+    team = await run_round(box)
+    assert prompts_to(box, "U0ALICE") == [] and len(prompts_to(box, "U0BOB")) == 1
+    clock.now += LATER
+    await jobs.checkin(box.services, box.client, team)
+    await jobs.checkin(box.services, box.client, team)
+    (reminder,) = reminders_to(box, "U0BOB")
+    assert "Pengingat" in text_of(reminder)
+    assert box.standin.messages_to("U0ALICE") == []
+
+
+async def test_no_reminder_after_an_answer(box: Sandbox, clock: Clock) -> None:
+    team = await run_round(box)
+    await reply(box, "U0ALICE", "skip")
+    clock.now += LATER
+    await jobs.checkin(box.services, box.client, team)
+    assert reminders_to(box, "U0ALICE") == []
+    assert len(reminders_to(box, "U0BOB")) == 1
+
+
+async def test_a_deactivated_member_is_recorded_and_not_retried(box: Sandbox, clock: Clock) -> None:
+    box.standin.add_user("U0BOB", name="bob", deleted=True)
+    team = await run_round(box)
+    clock.now += checkins.LEASE * 2
+    await jobs.checkin(box.services, box.client, team)
+    bob_calls = [
+        c for c in box.standin.calls_to("chat.postMessage") if c.params["channel"] == "U0BOB"
+    ]
+    assert [c.response["error"] for c in bob_calls] == ["user_disabled"]
+    prompts = {p.user_id: p for p in await rows(box.database, CheckinPrompt)}
+    assert (prompts["U0BOB"].state, prompts["U0BOB"].error) == ("failed", "user_disabled")
+    async with box.database.session() as session:
+        bob = (await session.exec(select(Person).where(Person.user_id == "U0BOB"))).one()
+    assert bob.deactivated
+
+
+async def test_rate_limits_and_server_errors_are_retried_without_duplicates(box: Sandbox) -> None:
+    box.standin.fail("chat.postMessage", status=429, retry_after=1)
+    box.standin.fail("chat.postMessage", status=500)
+    await run_round(box)
+    assert len(prompts_to(box, "U0ALICE")) == 1 and len(prompts_to(box, "U0BOB")) == 1
+    statuses = sorted(c.status for c in box.standin.calls_to("chat.postMessage"))
+    assert statuses == [200, 200, 429, 500]
+
+
+async def test_member_timezones_each_get_their_own_nine_oclock(box: Sandbox, clock: Clock) -> None:
+    clock.now = dt.datetime(2026, 11, 16, 2, 0, 30, tzinfo=dt.UTC)  # 09:00 in Jakarta
+    team = await run_round(box, "Sales")
+    assert len(prompts_to(box, "U0DEWI")) == 1 and prompts_to(box, "U0EVAN") == []
+    clock.now = dt.datetime(2026, 11, 16, 14, 0, 30, tzinfo=dt.UTC)  # 09:00 in New York
+    await jobs.checkin(box.services, box.client, team)
+    assert len(prompts_to(box, "U0DEWI")) == 1 and len(prompts_to(box, "U0EVAN")) == 1
+    prompts = await rows(box.database, CheckinPrompt)
+    assert len({p.round_id for p in prompts}) == 1
+    due = {p.user_id: p.due_at for p in prompts}
+    assert due["U0EVAN"] - due["U0DEWI"] == dt.timedelta(hours=12)
+
+
+async def test_a_missed_round_is_caught_up_within_the_grace_only(
+    box: Sandbox, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    team = await team_id(box.database, "Customer Success")
+    clock.now = MONDAY + checkins.GRACE + dt.timedelta(minutes=5)
+    await jobs.catch_up(box.services, box.client, team)
+    assert box.standin.calls_to("chat.postMessage") == []
+    assert "was missed by more than 6:00:00; skipped" in caplog.text
+    clock.now = MONDAY + dt.timedelta(hours=5)
+    await jobs.catch_up(box.services, box.client, team)
+    assert len(prompts_to(box, "U0ALICE")) == 1
+
+
+async def test_a_round_closes_and_later_replies_count_outside_it(
+    box: Sandbox, clock: Clock
+) -> None:
+    team = await run_round(box)
+    clock.now += dt.timedelta(hours=25)
+    await jobs.checkin(box.services, box.client, team)
+    (round_,) = await rows(box.database, CheckinRound)
+    assert round_.closed_at == clock.now
+    await reply(box, "U0ALICE", "1: 75")
+    (stored,) = await rows(box.database, ReplyMessage)
+    assert stored.round_id is None
+
+
+async def test_checkin_start_opens_a_round_now(box: Sandbox, clock: Clock) -> None:
+    clock.now = MONDAY + dt.timedelta(days=2)
+    team = await team_id(box.database, "Support")
+    work = await jobs.start_round(box.services, box.client, team)
+    assert await checkins.sent_count(database=box.database, round_id=work.round_id) == 1
+    assert len(prompts_to(box, "U0CAROL")) == 1
+    assert prompts_to(box, "U0FARID") == []  # owns nothing: no prompt asking for nothing
+
+
+async def test_okr_checkin_sends_the_callers_prompt_now(box: Sandbox, clock: Clock) -> None:
+    clock.now = MONDAY + dt.timedelta(days=1)
+    answer = await box.command("/okr", "checkin", user_id="U0ALICE")
+    assert "I sent your check-in to our DM" in text_of(answer)
+    (prompt,) = prompts_to(box, "U0ALICE")
+    assert "`KR-1` Increase NPS" in text_of(prompt)
+    reply_answer = await reply(box, "U0ALICE", "1: 75")
+    assert "74 points → 75 points" in text_of(reply_answer)
+
+
+async def test_okr_away_pauses_prompts_until_a_date(box: Sandbox) -> None:
+    unclear = await box.command("/okr", "away someday", user_id="U0ALICE")
+    assert "`/okr away 2026-12-01`" in text_of(unclear)
+    answer = await box.command("/okr", "away Dec 1", user_id="U0ALICE")
+    assert "until Dec 1, 2026" in text_of(answer)
+    await run_round(box)
+    assert prompts_to(box, "U0ALICE") == [] and len(prompts_to(box, "U0BOB")) == 1
+    back = await box.command("/okr", "away off", user_id="U0ALICE")
+    assert "Welcome back" in text_of(back)
+    async with box.database.session() as session:
+        alice = (await session.exec(select(Person).where(Person.user_id == "U0ALICE"))).one()
+    assert alice.away_until is None
+
+
+async def test_the_runner_sweeps_every_minute_and_catches_up_on_start(box: Sandbox) -> None:
+    runner = ScheduleRunner(box.services, box.client, jobs=jobs.JOBS)
+    await runner.start()
+    try:
+        ids = {job.id.split(":")[0] for job in runner.scheduler.get_jobs()}
+        assert {"sweep", "checkin"} <= ids
+        # Monday 10:00 in Jakarta: Customer Success and Support are due, and Dewi's 09:00.
+        await box.standin.wait_for("chat.postMessage", count=4, timeout=10)
+        for _ in range(200):  # let the jobs record what they sent before the database goes
+            if len([p for p in await rows(box.database, CheckinPrompt) if p.state == "sent"]) == 4:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        runner.stop()
+    prompted = {c.params["channel"] for c in box.standin.calls_to("chat.postMessage")}
+    assert prompted == {"U0ALICE", "U0BOB", "U0CAROL", "U0DEWI"}
