@@ -13,6 +13,7 @@ from bot.blocks import ids
 from bot.blocks.checkin import build_undone
 from bot.domain import Source
 from bot.i18n import format_day, t
+from bot.notify import announce_kpi_changes
 from bot.services import checkins, updates
 from handlers.common import Caller, Subcommand, caller, services_of
 from scheduler.jobs import post_prompt
@@ -89,6 +90,7 @@ async def undo(
         ts=container.get("message_ts") or (body.get("message") or {}).get("ts"),
         **message.as_kwargs(),
     )
+    await announce_kpi_changes(client, services, who.workspace_id, changes)
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {"checkin": checkin_now, "away": away}

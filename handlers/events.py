@@ -6,6 +6,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.checkin import build_confirmation
+from bot.notify import announce_kpi_changes
 from bot.services import checkins
 from bot.services.checkins import IncomingReply
 from handlers.common import caller, services_of
@@ -61,13 +62,14 @@ async def on_message(
         await client.chat_update(
             channel=reply.channel_id, ts=result.answer_ts, **message.as_kwargs()
         )
-        return
-    answer = await client.chat_postMessage(
-        channel=reply.channel_id, thread_ts=reply.ts, **message.as_kwargs()
-    )
-    await checkins.remember_answer(
-        database=services.database, reply_id=result.reply_id, answer_ts=str(answer["ts"])
-    )
+    else:
+        answer = await client.chat_postMessage(
+            channel=reply.channel_id, thread_ts=reply.ts, **message.as_kwargs()
+        )
+        await checkins.remember_answer(
+            database=services.database, reply_id=result.reply_id, answer_ts=str(answer["ts"])
+        )
+    await announce_kpi_changes(client, services, who.workspace_id, result.changes)
 
 
 EVENTS = {"message": on_message}

@@ -12,6 +12,7 @@ from bot.commandtext import read_value, split_period, split_reference
 from bot.domain import Source
 from bot.errors import InvalidInput
 from bot.i18n import N_, t
+from bot.notify import announce_kpi_changes
 from bot.services import kpis, okrs, updates
 from handlers.common import Caller, services_of
 from handlers.home import refresh_home
@@ -71,6 +72,7 @@ async def log(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncR
         now=services.clock(),
     )
     await respond(**build_changes(changes, who.locale).as_kwargs(), response_type="ephemeral")
+    await announce_kpi_changes(context.client, services, who.workspace_id, changes)
     await refresh_home(context, who)
 
 

@@ -221,3 +221,16 @@ async def test_home_update_button_opens_a_modal_that_records(box: Sandbox) -> No
     text = text_of(await box.command("/okr", "history KR-1", user_id="U0ALICE"))
     assert "App Home" in text and "confidence 7/10" in text
     assert json.loads(view["private_metadata"])["kr_id"] == nps.id
+
+
+async def test_kpi_log_crossing_a_threshold_alerts_channel_and_managers(box: Sandbox) -> None:
+    await box.command("/kpi", "log reply time 6.5", user_id="U0CAROL")
+    alerts = await box.standin.wait_for("chat.postMessage", count=2)
+    assert {call.params["channel"] for call in alerts} == {
+        "C0SUPPORT",
+        "D0RINA",
+    }  # DM via conversations.open
+    assert "Average reply time" in str(alerts[0].params)
+    await box.command("/kpi", "log reply time 6.6", user_id="U0CAROL")
+    await box.services.drain()
+    assert len(box.standin.calls_to("chat.postMessage")) == 2  # same state: no second alert
