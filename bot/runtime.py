@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 
@@ -70,6 +71,9 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
     )
     await runner.start()
     web = await serve(build_web_app(app, services), settings.host, port or settings.port)
+    # Everything loaded so far lives as long as the process: keep the cyclic garbage collector
+    # from walking it again on every full collection (long pauses under load otherwise).
+    gc.freeze()
     socket_handler = None
     if use_socket:
         token = settings.slack_app_token.get_secret_value()  # type: ignore[union-attr]

@@ -44,7 +44,9 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine for `url`, tuned for its backend."""
     if is_sqlite(url):
-        engine = create_async_engine(async_url(url), echo=echo)
+        # Enough pooled connections for a burst of requests: an overflow connection is closed
+        # when returned, and opening one (a thread, the file, four pragmas) is costly.
+        engine = create_async_engine(async_url(url), echo=echo, pool_size=20, max_overflow=10)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     return create_async_engine(
@@ -78,6 +80,12 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work: nothing to commit, so no commit round trip (hot paths)."""
+        async with self._sessions() as session:
+            yield session
 
     async def ping(self) -> None:
         """Raise if the database does not answer."""

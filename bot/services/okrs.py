@@ -206,7 +206,7 @@ async def status_for(
 ) -> list[TeamStatus]:
     """`/okr status`: find the teams the request means and where they stand, in one unit of
     work (this is the hottest read in the product)."""
-    async with database.session() as session:
+    async with database.read() as session:
         teams = await _find_teams(session, workspace_id, user_id, channel_id, name)
         return await _team_status(session, workspace_id, teams, now) if teams else []
 
