@@ -29,3 +29,15 @@ async def test_demo_starts_from_a_fresh_database(
     await run_demo(tmp_path / "demo.db")
     # The second run created everything again: it did not reuse the first run's rows.
     assert capsys.readouterr().out.count("1 cycle, 2 initiative, 5 key_result") == 2
+
+
+async def test_demo_shows_mine_and_kpis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    await run_demo(tmp_path / "demo.db")
+    out = capsys.readouterr().out
+    mine = out[out.index("Bob types `/okr mine`") :]
+    assert (
+        "Hasil kunci Anda" in mine and "Add chat to the mobile app (KR-1) — sedang berjalan" in mine
+    )
+    kpis = out[out.index("Carol types `/kpi status`") :]
+    assert "Average reply time 5.2 h (2026-10) · target 4 h · 🟡 warn" in kpis
+    assert "Tickets per month: 1,180 tickets → 1,150 tickets" in kpis
