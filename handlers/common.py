@@ -14,7 +14,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.i18n import normalize_locale
+from bot.i18n import N_, normalize_locale, t
 from bot.services import people
 from bot.services.container import Services
 
@@ -64,6 +64,12 @@ async def _locale(
         database=db, workspace_id=workspace_id, user_id=user_id, locale=locale, timezone=timezone
     )
     return locale
+
+
+async def say_no_team(who: Caller, name: str, respond: AsyncRespond) -> None:
+    """The answer when a request names no team we know (or the caller is in none)."""
+    key = N_("I don't know a team called {name}.") if name else N_("You are not in any team yet.")
+    await respond(text=t(who.locale, key, name=name), response_type="ephemeral")
 
 
 # Bolt polls every 10 ms for ack() while the listener runs in its own task; a listener that

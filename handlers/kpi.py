@@ -14,7 +14,7 @@ from bot.errors import InvalidInput
 from bot.i18n import N_, t
 from bot.notify import announce_kpi_changes
 from bot.services import kpis, okrs, updates
-from handlers.common import Caller, services_of
+from handlers.common import Caller, say_no_team, services_of
 from handlers.home import refresh_home
 
 LOG_USAGE = N_(
@@ -33,10 +33,7 @@ async def status(who: Caller, rest: str, context: AsyncBoltContext, respond: Asy
         name=rest or None,
     )
     if not teams:
-        key = (
-            N_("I don't know a team called {name}.") if rest else N_("You are not in any team yet.")
-        )
-        await respond(text=t(who.locale, key, name=rest), response_type="ephemeral")
+        await say_no_team(who, rest, respond)
         return
     views = await kpis.kpi_views(
         database=services.database, workspace_id=who.workspace_id, teams=teams
@@ -83,7 +80,7 @@ async def add(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncR
         database=services.database, workspace_id=who.workspace_id, user_id=who.user_id
     )
     if not teams:
-        await respond(text=t(who.locale, "You are not in any team yet."), response_type="ephemeral")
+        await say_no_team(who, "", respond)
         return
     await context.client.views_open(
         trigger_id=context["trigger_id"], view=build_kpi_add(teams, who.user_id, who.locale)

@@ -15,7 +15,7 @@ from bot.errors import InvalidInput
 from bot.i18n import N_, t
 from bot.services import okrs, updates
 from bot.services.container import Services
-from handlers.common import Caller, services_of
+from handlers.common import Caller, say_no_team, services_of
 from handlers.home import refresh_home
 from storage.models import Team
 
@@ -36,10 +36,7 @@ async def status(who: Caller, rest: str, context: AsyncBoltContext, respond: Asy
         now=services.clock(),
     )
     if not statuses:
-        key = (
-            N_("I don't know a team called {name}.") if rest else N_("You are not in any team yet.")
-        )
-        await respond(text=t(who.locale, key, name=rest), response_type="ephemeral")
+        await say_no_team(who, rest, respond)
         return
     message = build_status(statuses, who.locale, shareable=True)
     await respond(**message.as_kwargs(), response_type="ephemeral")
@@ -115,7 +112,7 @@ async def add(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncR
         database=services.database, workspace_id=who.workspace_id, user_id=who.user_id
     )
     if not teams:
-        await respond(text=t(who.locale, "You are not in any team yet."), response_type="ephemeral")
+        await say_no_team(who, "", respond)
         return
     await context.client.views_open(
         trigger_id=context["trigger_id"], view=build_okr_add(teams, who.user_id, who.locale)
