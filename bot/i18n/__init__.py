@@ -9,7 +9,7 @@ no compile step. Numbers and dates are formatted with Babel's CLDR data.
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale
@@ -82,8 +82,11 @@ def _number_format(locale: str, digits: int) -> tuple[NumberPattern, Locale]:
     return pattern, Locale.parse(_CLDR[locale])
 
 
+@lru_cache(maxsize=8192)
 def format_number(value: float, locale: str, *, digits: int = 2) -> str:
-    """`1240.5` -> `1,240.5` (en) or `1.240,5` (id), at most `digits` decimals."""
+    """`1240.5` -> `1,240.5` (en) or `1.240,5` (id), at most `digits` decimals.
+
+    Cached: a summary formats the same targets and values again and again."""
     pattern, cldr = _number_format(normalize_locale(locale), digits)
     return pattern.apply(value, cldr)
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Select, bindparam, case, func
+from sqlalchemy import Select, bindparam, case, func, true
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -204,87 +204,103 @@ async def status_for(
     name: str | None,
     now: dt.datetime,
 ) -> list[TeamStatus]:
-    """`/okr status`: find the teams the request means and where they stand, in one unit of
-    work (this is the hottest read in the product)."""
+    """`/okr status`: the named team, else the channel's, else the caller's teams, and where
+    they stand. In a team channel (the usual case) this is a single statement."""
+    params = {"workspace_id": workspace_id, "today": now.date()}
     async with database.read() as session:
-        teams = await _find_teams(session, workspace_id, user_id, channel_id, name)
-        return await _team_status(session, workspace_id, teams, now) if teams else []
+        if name:
+            teams = await _find_teams(session, workspace_id, user_id, None, name)
+            query, params["team_ids"] = _STATUS_OF_TEAMS, [team.id for team in teams]
+            rows = (await session.exec(query, params=params)).all() if teams else []  # type: ignore[call-overload]
+            return _assemble(rows, now)
+        rows = []
+        if channel_id:
+            params["channel_id"] = channel_id
+            rows = (await session.exec(_STATUS_OF_CHANNEL, params=params)).all()  # type: ignore[call-overload]
+        if not rows:
+            params["user_id"] = user_id
+            rows = (await session.exec(_STATUS_OF_USER, params=params)).all()  # type: ignore[call-overload]
+    return _assemble(rows, now)
 
 
 async def team_status(
     *, database: Database, workspace_id: str, teams: Sequence[Team], now: dt.datetime
 ) -> list[TeamStatus]:
     """Objectives and KRs of each team in the current cycle."""
-    async with database.session() as session:
-        return await _team_status(session, workspace_id, teams, now)
+    params = {"workspace_id": workspace_id, "today": now.date(), "team_ids": [t.id for t in teams]}
+    async with database.read() as session:
+        rows = (await session.exec(_STATUS_OF_TEAMS, params=params)).all()  # type: ignore[call-overload]
+    return _assemble(rows, now)
 
 
-def _status_query() -> Select:
-    """The current cycle, its objectives for some teams and their KRs, in one statement.
+def _status_query(which_teams: Any) -> Select:
+    """Teams, the current cycle, their objectives in it and their KRs, in one statement.
 
     Built once with bound parameters: `/okr status` is the hottest read in the product, and
     SQLAlchemy then skips re-building and re-compiling it on every request. KR columns keep
-    their names so a row reads like a KeyResult (`KrFields`); objective columns are `o_…`.
+    their names so a row reads like a KeyResult (`KrFields`); the others are prefixed.
     """
     cycle = current_cycle_query(bindparam("workspace_id"), bindparam("today")).cte("cycle_now")
-    objective = (Objective.id, Objective.team_id, Objective.title, Objective.owner_id)
+    objective = (Objective.id, Objective.title, Objective.owner_id)
     return (
         select(
+            col(Team.id).label("t_id"),
+            col(Team.name).label("t_name"),
             *KR_COLUMNS,
             *[column.label(f"o_{column.key}") for column in objective],
             cycle.c.name.label("cycle_name"),
             cycle.c.start.label("cycle_start"),
             cycle.c.end.label("cycle_end"),
         )
-        .select_from(cycle)
+        .select_from(Team)
+        .outerjoin(cycle, true())
         .outerjoin(
-            Objective,
-            (col(Objective.cycle_id) == cycle.c.id)
-            & col(Objective.team_id).in_(bindparam("team_ids", expanding=True)),
+            Objective, (col(Objective.cycle_id) == cycle.c.id) & (col(Objective.team_id) == Team.id)
         )
         .outerjoin(KeyResult, col(KeyResult.objective_id) == Objective.id)
+        .where(Team.workspace_id == bindparam("workspace_id"), which_teams)
         .order_by(
-            col(Objective.position), col(Objective.id), col(KeyResult.position), col(KeyResult.id)
+            col(Team.name),
+            col(Objective.position),
+            col(Objective.id),
+            col(KeyResult.position),
+            col(KeyResult.id),
         )
     )
 
 
-_STATUS_QUERY = _status_query()
+_STATUS_OF_TEAMS = _status_query(col(Team.id).in_(bindparam("team_ids", expanding=True)))
+_STATUS_OF_CHANNEL = _status_query(Team.channel_id == bindparam("channel_id"))
+_STATUS_OF_USER = _status_query(
+    col(Team.id).in_(select(Membership.team_id).where(Membership.user_id == bindparam("user_id")))
+)
 
 
-async def _team_status(
-    session: AsyncSession, workspace_id: str, teams: Sequence[Team], now: dt.datetime
-) -> list[TeamStatus]:
-    params = {"workspace_id": workspace_id, "today": now.date(), "team_ids": [t.id for t in teams]}
-    rows = (await session.exec(_STATUS_QUERY, params=params)).all()  # type: ignore[call-overload]
+def _assemble(rows: Sequence[Any], now: dt.datetime) -> list[TeamStatus]:
+    """Rows of (team, KR, objective, cycle) into each team's objectives with their KR views."""
     if not rows:
-        return [TeamStatus(t.id or 0, t.name, None, 0.0, ()) for t in teams]
-    expected = expected_progress(rows[0].cycle_start, rows[0].cycle_end, now)
-    return _assemble(teams, rows, rows[0].cycle_name, expected)
-
-
-def _assemble(
-    teams: Sequence[Team], rows: Sequence[Any], cycle_name: str, expected: float
-) -> list[TeamStatus]:
-    """Rows of (KR, objective, cycle) into each team's objectives with their KR views."""
+        return []
+    first = rows[0]
+    cycle_name = first.cycle_name
+    expected = expected_progress(first.cycle_start, first.cycle_end, now) if cycle_name else 0.0
+    teams: dict[int, str] = {}
+    objectives: dict[int, tuple[int, Any]] = {}
     krs: dict[int, list[KrView]] = defaultdict(list)
-    objectives: dict[int, Any] = {}
     for row in rows:
+        teams.setdefault(row.t_id, row.t_name)
         if row.o_id is None:
-            continue  # the cycle has no objective for these teams
-        objectives.setdefault(row.o_id, row)
+            continue  # a team without objectives in this cycle
+        objectives.setdefault(row.o_id, (row.t_id, row))
         if row.id is not None:
             krs[row.o_id].append(kr_view(row, expected))
     by_team: dict[int, list[ObjectiveView]] = defaultdict(list)
-    for objective_id, row in objectives.items():
+    for objective_id, (team_id, row) in objectives.items():
         views = tuple(krs[objective_id])
         progress = objective_progress((kr.progress, kr.weight) for kr in views)
-        by_team[row.o_team_id].append(
-            ObjectiveView(row.o_title, row.o_owner_id, clamp(progress), views)
-        )
+        by_team[team_id].append(ObjectiveView(row.o_title, row.o_owner_id, clamp(progress), views))
     return [
-        TeamStatus(team.id or 0, team.name, cycle_name, expected, tuple(by_team[team.id or 0]))
-        for team in teams
+        TeamStatus(team_id, name, cycle_name, expected, tuple(by_team[team_id]))
+        for team_id, name in teams.items()
     ]
 
 
