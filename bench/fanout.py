@@ -5,9 +5,16 @@ The stand-in runs here and counts what reached "Slack"; the senders are separate
 (`python -m bench.fanout --worker …`) running the real check-in job, so they can be killed with
 SIGKILL mid-round and restarted, or run as several replicas on one PostgreSQL. Prints, per
 scenario: the time from the first send to the last prompt accepted, against the minimum the
-limit allows ((N - burst) / rate), and the counts of lost and duplicated prompts.
+limit allows ((N - burst) / rate), the counts of lost and duplicated prompts, and how many
+abandoned claims were taken over and how many of those the taker found already delivered.
 
-    .venv/bin/python -m bench.fanout [--members 500] [--rate 10] [--burst 10]
+The loopback stand-in answers in about a millisecond, so a kill rarely finds a send in flight;
+`--latency` holds each `chat.postMessage` answer that long (Slack's own take 0.1-0.3 s; the
+message is stored after the wait, as if Slack finished it after the sender died), which
+exposes the in-flight window on most kills. `--kills-only --runs N` repeats the kill scenarios.
+
+    .venv/bin/python -m bench.fanout [--members 500] [--rate 10] [--burst 10] [--latency 0.2]
+        [--backend sqlite|postgresql|both] [--kills-only] [--runs 1]
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from bot.domain import PromptState, Role
 from bot.services.container import Services
 from bot.slackclient import make_client
 from bot.standin.server import Call, SlackStandin
-from scheduler.jobs import run_checkins
+from scheduler.jobs import PROMPT_EVENT, run_checkins
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import (
@@ -56,6 +63,7 @@ WORKSPACE = "T0BENCH"
 BOT_TOKEN = "xoxb-bench"
 LEASE_SECONDS = 5.0  # short, so a restarted sender takes over quickly; the product uses 2 min
 WORKER_DEADLINE = 900.0  # a worker stops by itself after this many seconds, whatever happens
+LATENCY_CALLS = 10**9  # `--latency` holds this many answers: every one in a run
 
 
 # -- the workspace ---------------------------------------------------------------------------
@@ -175,16 +183,22 @@ async def spawn(database_url: str, api_url: str, team_id: int, members: int, log
 
 @dataclass
 class Watch:
-    """What reached the stand-in: accepted prompts per member, 429s, first and last times."""
+    """What reached the stand-in: accepted prompts per member, 429s, first and last times, and
+    the take-overs' history checks (each member's DM holds only this round's prompt, so a
+    prompt in a check's answer is the one looked for)."""
 
     members: int
     accepted: Counter[str] = field(default_factory=Counter)
     limited: int = 0
     first: float | None = None
     last: float = 0.0
+    taken_over: int = 0
+    found_delivered: int = 0
     half: asyncio.Event = field(default_factory=asyncio.Event)
 
     def seen(self, call: Call) -> None:
+        if call.method == "conversations.history" and call.response.get("ok"):
+            self._history_checked(call)
         if call.method != "chat.postMessage":
             return
         self.first = call.at if self.first is None else self.first
@@ -195,6 +209,13 @@ class Watch:
             self.last = call.at
             if sum(self.accepted.values()) >= self.members // 2:
                 self.half.set()
+
+    def _history_checked(self, call: Call) -> None:
+        self.taken_over += 1
+        messages = call.response.get("messages") or []
+        kinds = [(m.get("metadata") or {}).get("event_type") for m in messages]
+        if PROMPT_EVENT in kinds:
+            self.found_delivered += 1
 
     def report(self, name: str, rate: float, burst: int, note: str = "") -> str:
         """One line; a killed run's time includes the restart and the lease, so only its
@@ -209,7 +230,8 @@ class Watch:
         return (
             f"{name}: {self.members} prompts in {elapsed:.1f} s, minimum {minimum:.1f} s "
             f"({elapsed / minimum:.3f}x), {self.limited} × 429, lost {lost}, "
-            f"duplicated {duplicated} ({verdict} {bar}){note}"
+            f"duplicated {duplicated}, {self.taken_over} taken over "
+            f"({self.found_delivered} found already delivered) ({verdict} {bar}){note}"
         )
 
 
@@ -229,6 +251,8 @@ async def run_scenario(scenario: Scenario, url: str, args: argparse.Namespace, l
         for index in range(args.members):
             standin.add_user(member(index), name=f"m{index}")
         standin.rate_limit("chat.postMessage", per_second=args.rate, burst=args.burst)
+        if args.latency > 0:
+            standin.slow("chat.postMessage", args.latency, times=LATENCY_CALLS)
         watch = Watch(args.members)
         standin.subscribe(watch.seen)
         spawn_one = partial(spawn, url, standin.api_url, team_id, args.members, log)
@@ -265,11 +289,17 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="chat.postMessage per second")
     parser.add_argument("--burst", type=int, default=10)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds each chat.postMessage answer is held"
+    )
+    parser.add_argument("--kills-only", action="store_true", help="only the SIGKILL scenarios")
+    parser.add_argument("--runs", type=int, default=1, help="run the scenarios this many times")
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}; "
-        f"stand-in limit: chat.postMessage {args.rate:g}/s, burst {args.burst}"
+        f"stand-in limit: chat.postMessage {args.rate:g}/s, burst {args.burst}, "
+        f"latency {args.latency:g} s"
     )
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "workers.log"
@@ -289,15 +319,21 @@ POSTGRESQL = (
 )
 
 
+def chosen(scenarios: tuple[Scenario, ...], args: argparse.Namespace) -> list[Scenario]:
+    """The scenarios to run, `--runs` times over."""
+    picked = [s for s in scenarios if s.kill or not args.kills_only]
+    return picked * args.runs
+
+
 async def run_all(args: argparse.Namespace, folder: Path, log: Path) -> None:
     if args.backend in ("sqlite", "both"):
-        for index, scenario in enumerate(SQLITE):
+        for index, scenario in enumerate(chosen(SQLITE, args)):
             url = f"sqlite:///{folder / f'fanout{index}.db'}"
             print(await run_scenario(scenario, url, args, log), flush=True)
     if args.backend in ("postgresql", "both"):
         server = start_server()
         try:
-            for index, scenario in enumerate(POSTGRESQL):
+            for index, scenario in enumerate(chosen(POSTGRESQL, args)):
                 server.psql(f"CREATE DATABASE fanout{index}")
                 url = server.url(f"fanout{index}")
                 print(await run_scenario(scenario, url, args, log), flush=True)

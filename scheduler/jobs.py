@@ -14,6 +14,11 @@ then sets the rate from what Slack accepted between two 429s (the bucket is empt
 what got through in between is its refill rate) and creeps up slowly to follow a changing
 limit. A 429 still pauses that method for its `Retry-After`. 500s and timeouts are retried by
 the client's own handlers.
+
+Taking over an abandoned claim: every prompt carries its prompt id in Slack message metadata,
+so before re-sending a claim a crashed sender left behind, `post_prompt` reads the member's DM
+since that claim (`conversations.open` for the DM id, then `conversations.history`) and, when
+the prompt is already there, only records it. Only take-overs make these two calls.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ import datetime as dt
 import logging
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -61,6 +67,12 @@ PERMANENT_ERRORS = frozenset(
 )
 DEACTIVATED_ERRORS = frozenset({"user_disabled", "user_not_found", "account_inactive"})
 TRANSIENT = (SlackClientError, aiohttp.ClientError, TimeoutError)
+# The message metadata event type that marks a check-in prompt (payload: prompt and round ids).
+PROMPT_EVENT = "okrbot_checkin_prompt"
+# A take-over reads the DM from this long before the abandoned claim: Slack stamps messages by
+# its own clock, which may run a little behind ours.
+CLOCK_MARGIN = dt.timedelta(minutes=1)
+HISTORY_PAGE = 100  # messages per conversations.history call (Slack's default page)
 
 
 # -- pacing ----------------------------------------------------------------------------------
@@ -190,27 +202,119 @@ def pacer_for(client: AsyncWebClient) -> Pacer:
 
 
 async def post_prompt(services: Services, client: AsyncWebClient, delivery: Delivery) -> bool:
-    """Send one prompt DM and record the outcome on its claim; True when it went out."""
+    """Send one prompt DM and record the outcome on its claim; True when it is in the DM.
+
+    A claim taken over from a crashed sender is first looked for in the DM, since that sender
+    may have been killed after Slack accepted it: found, it is recorded and not sent again.
+    When Slack cannot say, the claim is left for a later take-over rather than risk a second
+    DM."""
     pacer = pacer_for(client)
+    if delivery.abandoned_at is not None:
+        try:
+            found = await find_delivered(pacer, delivery, since=delivery.abandoned_at)
+        except TRANSIENT as error:
+            await _not_sent(services, delivery, error)
+            return False
+        if found is not None:
+            log.info("check-in prompt to %s was already delivered; recorded", delivery.user_id)
+            await _record_sent(services, delivery, *found)
+            return True
+    return await _send_prompt(services, pacer, delivery)
+
+
+async def _send_prompt(services: Services, pacer: Pacer, delivery: Delivery) -> bool:
+    """The prompt's `chat.postMessage`, tagged with its prompt id, and its outcome recorded."""
     locale = delivery.locale or await learn_locale(services, pacer, delivery)
     message = build_prompt(delivery.items, locale, team_name=delivery.team_name)
+    metadata = prompt_metadata(delivery)
     try:
         response = await pacer.call(
             "chat.postMessage",
-            lambda client: client.chat_postMessage(channel=delivery.user_id, **message.as_kwargs()),
+            lambda client: client.chat_postMessage(
+                channel=delivery.user_id, metadata=metadata, **message.as_kwargs()
+            ),
         )
     except TRANSIENT as error:
         await _not_sent(services, delivery, error)
         return False
+    await _record_sent(services, delivery, str(response["channel"]), str(response["ts"]))
+    return True
+
+
+async def _record_sent(services: Services, delivery: Delivery, channel_id: str, ts: str) -> None:
+    """Mark the claim `sent` with where its DM is (nothing to mark outside a round)."""
     if delivery.prompt_id is not None:
         await checkins.mark_sent(
             database=services.database,
             prompt_id=delivery.prompt_id,
-            channel_id=str(response["channel"]),
-            ts=str(response["ts"]),
+            channel_id=channel_id,
+            ts=ts,
             now=services.clock(),
         )
-    return True
+
+
+def prompt_metadata(delivery: Delivery) -> dict[str, Any] | None:
+    """The message metadata naming a prompt's claim; None outside a round (nothing to find)."""
+    if delivery.prompt_id is None:
+        return None
+    payload = {"prompt_id": delivery.prompt_id, "round_id": delivery.round_id}
+    return {"event_type": PROMPT_EVENT, "event_payload": payload}
+
+
+def prompt_in(messages: Iterable[dict[str, Any]], prompt_id: int) -> str | None:
+    """The ts of the bot message among `messages` whose metadata names `prompt_id`, if any.
+
+    Only the bot can attach metadata in its DM with a member; `bot_id` is checked anyway."""
+    for message in messages:
+        metadata = message.get("metadata") or {}
+        payload = metadata.get("event_payload") or {}
+        if (
+            message.get("bot_id")
+            and metadata.get("event_type") == PROMPT_EVENT
+            and payload.get("prompt_id") == prompt_id
+        ):
+            return str(message["ts"])
+    return None
+
+
+async def find_delivered(
+    pacer: Pacer, delivery: Delivery, *, since: dt.datetime
+) -> tuple[str, str] | None:
+    """(DM id, ts) of the prompt when it already reached the member's DM at or after `since`
+    (less the clock margin); None when it did not. Raises TRANSIENT when Slack cannot say.
+
+    The DM id is asked of `conversations.open`: the abandoned row has none (it comes back only
+    with a successful post), and the call is idempotent, so a take-over needs no stored id."""
+    opened = await pacer.call(
+        "conversations.open", lambda client: client.conversations_open(users=delivery.user_id)
+    )
+    channel = str(opened["channel"]["id"])
+    oldest = f"{(since - CLOCK_MARGIN).timestamp():.6f}"
+    cursor: str | None = None
+    while True:
+        page = await pacer.call(
+            "conversations.history",
+            partial(_history_page, channel=channel, oldest=oldest, cursor=cursor),
+        )
+        ts = prompt_in(page["messages"], delivery.prompt_id or 0)
+        if ts is not None:
+            return channel, ts
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not page.get("has_more") or not cursor:
+            return None
+
+
+def _history_page(
+    client: AsyncWebClient, *, channel: str, oldest: str, cursor: str | None
+) -> Awaitable[AsyncSlackResponse]:
+    """One page of a DM's messages since `oldest`, newest first, with their metadata."""
+    return client.conversations_history(
+        channel=channel,
+        oldest=oldest,
+        include_all_metadata=True,
+        limit=HISTORY_PAGE,
+        cursor=cursor,
+    )
 
 
 async def _not_sent(services: Services, delivery: Delivery, error: Exception) -> None:

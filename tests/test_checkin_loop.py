@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import select
 
 from bot.blocks import ids
+from bot.blocks.checkin import build_prompt
 from bot.sandbox import Sandbox, blocks_of, sandbox
 from bot.seed import load_seed
 from bot.services import checkins
@@ -135,6 +136,13 @@ async def test_a_round_sends_each_member_one_prompt_in_their_language(box: Sandb
     prompts = await rows(box.database, CheckinPrompt)
     assert {(p.user_id, p.state) for p in prompts} == {("U0ALICE", "sent"), ("U0BOB", "sent")}
     assert not prompts_to(box, "U0MANAGER")  # managers are not prompted
+    (alice_row,) = [p for p in prompts if p.user_id == "U0ALICE"]
+    assert alice.params["metadata"] == {
+        "event_type": jobs.PROMPT_EVENT,
+        "event_payload": {"prompt_id": alice_row.id, "round_id": alice_row.round_id},
+    }
+    # Only a take-over looks at the DM first: a round costs one call per prompt.
+    assert box.standin.calls_to("conversations.history") == []
 
 
 async def test_a_restart_sends_abandoned_claims_once_and_the_rest(
@@ -164,6 +172,101 @@ async def test_a_restart_sends_abandoned_claims_once_and_the_rest(
     assert len(prompts_to(box, "U0ALICE")) == 1
     assert len(prompts_to(box, "U0BOB")) == 1
     assert len(await rows(box.database, CheckinRound)) == 1
+
+
+async def restart_and_sweep(box: Sandbox, clock: Clock, db_url: str) -> None:
+    """Another process starts after the lease and runs the check-in job, as on a restart."""
+    clock.now += checkins.LEASE + dt.timedelta(seconds=1)
+    restarted = Database.connect(db_url)
+    try:
+        services = Services(settings=box.services.settings, database=restarted, clock=clock)
+        client = make_client(box.services.settings)
+        team = await team_id(restarted, "Customer Success")
+        await jobs.checkin(services, client, team)
+        await jobs.checkin(services, client, team)
+    finally:
+        await restarted.dispose()
+
+
+async def crashed_mid_send(box: Sandbox, clock: Clock, *, delivered: bool) -> checkins.Delivery:
+    """A sender claimed Alice's prompt and was killed while its `chat.postMessage` was in
+    flight: Slack took the DM (`delivered`) or not, and the claim was never marked sent. Her
+    DM also holds what must not be mistaken for it: her own message, and a bot message that
+    names another prompt."""
+    team = await team_id(box.database, "Customer Success")
+    (work,) = await checkins.due_rounds(
+        database=box.database, team_id=team, now=clock(), default_timezone="UTC"
+    )
+    delivery = await checkins.claim_prompt(
+        database=box.database,
+        round_id=work.round_id,
+        user_id="U0ALICE",
+        due_at=clock(),
+        now=clock(),
+    )
+    assert delivery is not None and delivery.prompt_id is not None
+    box.standin.workspace.post_as_member("U0ALICE", "hi, is the check-in out yet?")
+    other = dataclasses.replace(delivery, prompt_id=delivery.prompt_id + 1000)
+    await box.client.chat_postMessage(
+        channel="U0ALICE", text="Check-in · earlier", metadata=jobs.prompt_metadata(other)
+    )
+    if delivered:
+        message = build_prompt(delivery.items, "en", team_name=delivery.team_name)
+        await box.client.chat_postMessage(
+            channel="U0ALICE", metadata=jobs.prompt_metadata(delivery), **message.as_kwargs()
+        )
+    return delivery
+
+
+async def test_a_take_over_records_a_prompt_already_delivered_without_sending_it_again(
+    box: Sandbox, clock: Clock, db_url: str
+) -> None:
+    await crashed_mid_send(box, clock, delivered=True)
+    (delivered,) = [
+        c for c in prompts_to(box, "U0ALICE") if c.params["text"] != "Check-in · earlier"
+    ]
+    await restart_and_sweep(box, clock, db_url)
+    alice = [c for c in prompts_to(box, "U0ALICE") if c.params["text"] != "Check-in · earlier"]
+    assert alice == [delivered]  # no second DM
+    assert len(prompts_to(box, "U0BOB")) == 1  # the rest of the round went out
+    (looked,) = box.standin.calls_to("conversations.history")
+    assert looked.params["channel"] == "D0ALICE"
+    (row,) = [p for p in await rows(box.database, CheckinPrompt) if p.user_id == "U0ALICE"]
+    assert (row.state, row.channel_id, row.message_ts) == (
+        "sent",
+        "D0ALICE",
+        delivered.response["ts"],
+    )
+    # Her reply in the prompt's thread is read against that prompt.
+    await reply(box, "U0ALICE", "1: 76", thread_ts=delivered.response["ts"])
+    (row,) = [p for p in await rows(box.database, CheckinPrompt) if p.user_id == "U0ALICE"]
+    assert row.state == "answered"
+
+
+async def test_a_take_over_sends_a_prompt_that_never_arrived_exactly_once(
+    box: Sandbox, clock: Clock, db_url: str
+) -> None:
+    delivery = await crashed_mid_send(box, clock, delivered=False)
+    await restart_and_sweep(box, clock, db_url)
+    (sent,) = [c for c in prompts_to(box, "U0ALICE") if c.params["text"] != "Check-in · earlier"]
+    assert sent.params["metadata"]["event_payload"]["prompt_id"] == delivery.prompt_id
+    assert len(prompts_to(box, "U0BOB")) == 1
+    assert len(box.standin.calls_to("conversations.history")) == 1
+    (row,) = [p for p in await rows(box.database, CheckinPrompt) if p.user_id == "U0ALICE"]
+    assert (row.state, row.message_ts) == ("sent", sent.response["ts"])
+
+
+async def test_a_take_over_waits_when_slack_cannot_say(
+    box: Sandbox, clock: Clock, db_url: str
+) -> None:
+    await crashed_mid_send(box, clock, delivered=False)
+    box.standin.fail("conversations.history", error="internal_error")
+    await restart_and_sweep(box, clock, db_url)
+    # Nothing sent rather than risk a second DM; the claim is taken up again after the lease.
+    assert [c.params["text"] for c in prompts_to(box, "U0ALICE")] == ["Check-in · earlier"]
+    await restart_and_sweep(box, clock, db_url)
+    assert len(prompts_to(box, "U0ALICE")) == 2
+    assert len(prompts_to(box, "U0BOB")) == 1
 
 
 async def test_a_live_senders_round_is_left_to_it(box: Sandbox, clock: Clock) -> None:

@@ -1,4 +1,5 @@
-"""Pure parts of the check-in loop: message builders, schedules, `/okr away` dates, pacing."""
+"""Pure parts of the check-in loop: message builders, schedules, `/okr away` dates, pacing,
+finding a prompt in a DM's history."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from bot.services.checkins import (
 )
 from bot.services.updates import Change
 from bot.standin.faults import TokenBucket
-from scheduler.jobs import Pace, retry_after
+from scheduler.jobs import PROMPT_EVENT, Pace, prompt_in, retry_after
 
 ITEMS = (
     CheckinItem(
@@ -175,3 +176,20 @@ def test_retry_after_header_forms() -> None:
     assert retry_after({"Retry-After": ["3"]}) == 3
     assert retry_after({"retry-after": "1.5"}) == 1.5
     assert retry_after({}) == 1
+
+
+def test_a_prompt_is_found_in_history_by_its_id_on_a_bot_message_only() -> None:
+    def tagged(ts: str, prompt_id: int) -> dict:
+        payload = {"prompt_id": prompt_id, "round_id": 3}
+        return {"ts": ts, "metadata": {"event_type": PROMPT_EVENT, "event_payload": payload}}
+
+    history = [
+        {"ts": "5.0", "user": "U0ALICE", "text": "1: 74"},
+        tagged("4.0", 8) | {"bot_id": "B0OKRBOT"},
+        tagged("3.0", 7) | {"bot_id": "B0OKRBOT", "metadata": {"event_type": "other"}},
+        tagged("2.0", 7),  # no bot_id: not the bot's
+        tagged("1.0", 7) | {"bot_id": "B0OKRBOT"},
+    ]
+    assert prompt_in(history, 7) == "1.0"
+    assert prompt_in(history, 9) is None
+    assert prompt_in([], 7) is None

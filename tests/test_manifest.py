@@ -29,6 +29,7 @@ SCOPES = {
     "chat_postEphemeral": "chat:write",
     "chat_update": "chat:write",
     "conversations_open": "im:write",
+    "conversations_history": "im:history",
     "users_info": "users:read",
     "users_lookupByEmail": "users:read.email",
     "files_upload_v2": "files:write",

@@ -191,6 +191,95 @@ async def test_post_ephemeral_answers_a_message_ts(client):
     assert answer["message_ts"]
 
 
+# -- conversations.history
+
+PROMPT = {"event_type": "okrbot_checkin_prompt", "event_payload": {"prompt_id": 7, "round_id": 2}}
+
+
+async def test_history_lists_a_dms_messages_newest_first_however_addressed(client, standin):
+    by_user = await client.chat_postMessage(channel=ANA, text="by user id", metadata=PROMPT)
+    said = standin.workspace.post_as_member(ANA, "1: 74")
+    by_dm = await client.chat_postMessage(channel=standin.dm_channel(ANA), text="by DM id")
+    await client.chat_postMessage(channel=ANA, text="in a thread", thread_ts=said)
+    await client.chat_postMessage(channel="C0TEAM", text="elsewhere")
+    history = await client.conversations_history(channel=standin.dm_channel(ANA))
+    assert (history["ok"], history["has_more"]) == (True, False)
+    messages = history["messages"]
+    assert [m["text"] for m in messages] == ["by DM id", "1: 74", "by user id"]  # no replies
+    assert [m["ts"] for m in messages] == [by_dm["ts"], said, by_user["ts"]]
+    bot, member = messages[0], messages[1]
+    assert (bot["bot_id"], bot["user"], bot["type"]) == ("B0OKRBOT", "U0OKRBOT", "message")
+    assert (member["user"], "bot_id" in member) == (ANA, False)
+    assert all("metadata" not in m for m in messages)  # only with include_all_metadata
+
+
+async def test_history_shows_metadata_when_asked(client, standin):
+    await client.chat_postMessage(channel=ANA, text="prompt", metadata=PROMPT)
+    history = await client.conversations_history(
+        channel=standin.dm_channel(ANA), include_all_metadata=True
+    )
+    (message,) = history["messages"]
+    assert message["metadata"] == PROMPT
+
+
+async def test_history_honours_oldest_latest_and_inclusive(client, standin):
+    stamps = [(await client.chat_postMessage(channel=ANA, text=f"n{i}"))["ts"] for i in range(5)]
+    dm = standin.dm_channel(ANA)
+
+    async def texts(**window: object) -> list[str]:
+        answer = await client.conversations_history(channel=dm, **window)
+        return [m["text"] for m in answer["messages"]]
+
+    assert await texts(oldest=stamps[1], latest=stamps[3]) == ["n2"]
+    assert await texts(oldest=stamps[1], latest=stamps[3], inclusive=True) == ["n3", "n2", "n1"]
+    assert await texts(oldest=stamps[3]) == ["n4"]
+    assert await texts(latest=stamps[1]) == ["n0"]
+
+
+async def test_history_pages_with_limit_has_more_and_cursor(client, standin):
+    for i in range(5):
+        await client.chat_postMessage(channel=ANA, text=f"n{i}")
+    dm, pages, cursor = standin.dm_channel(ANA), [], None
+    while True:
+        answer = await client.conversations_history(channel=dm, limit=2, cursor=cursor)
+        pages.append(([m["text"] for m in answer["messages"]], answer["has_more"]))
+        cursor = answer["response_metadata"]["next_cursor"]
+        if not answer["has_more"]:
+            break
+    assert pages == [(["n4", "n3"], True), (["n2", "n1"], True), (["n0"], False)]
+    assert cursor == ""
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"channel": "C0NOWHERE"}, "channel_not_found"),
+        ({"channel": "D0ANA", "oldest": "yesterday"}, "invalid_ts_oldest"),
+        ({"channel": "D0ANA", "latest": "soon"}, "invalid_ts_latest"),
+        ({"channel": "D0ANA", "cursor": "not-a-cursor"}, "invalid_cursor"),
+    ],
+)
+async def test_history_refuses_what_slack_refuses(client, params, error):
+    with pytest.raises(SlackApiError) as refused:
+        await client.conversations_history(**params)
+    assert refused.value.response["error"] == error
+
+
+async def test_an_empty_dm_has_an_empty_history(client, standin):
+    answer = await client.conversations_history(channel=standin.dm_channel(ANA))
+    assert (answer["messages"], answer["has_more"]) == ([], False)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"event_type": "x"}, {"event_payload": {}}, {"event_type": "", "event_payload": {}}],
+)
+async def test_malformed_metadata_is_refused(client, metadata):
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(channel=ANA, text="hi", metadata=metadata)
+    assert refused.value.response["error"] == "invalid_metadata_format"
+
+
 # -- Block Kit validation
 
 BUTTON_WITHOUT_TEXT = {"type": "actions", "elements": [{"type": "button", "action_id": "go"}]}

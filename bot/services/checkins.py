@@ -4,10 +4,12 @@ lists, reading and recording a reply, reminders, closing, and `/okr away`.
 Exactly-once rests on unique rows. A round is claimed by inserting (team, scheduled_for); a
 prompt by inserting (round, member) *before* the DM is sent, then marked `sent` with its ts. A
 crash between the two leaves a `claimed` row, which anyone may take back once its claim is older
-than the lease (a conditional UPDATE decides who), so no prompt is lost. The one window left:
-a sender killed after Slack accepted a DM but before `sent` was written leaves a claim that is
-sent again; Slack has no idempotency key, so that prompt arrives twice. Claims are taken one at
-a time just before each send, so only the requests in flight when the process dies are exposed.
+than the lease (a conditional UPDATE decides who), so no prompt is lost. A sender killed after
+Slack accepted a DM but before `sent` was written leaves such a claim too, and Slack has no
+idempotency key: so the taker-over is handed the abandoned claim's time (`Delivery.abandoned_at`)
+and first looks for the prompt, by the id in its message metadata, in the member's DM since then
+(`scheduler.jobs.post_prompt`); only when it is not there is it sent again. Claims are taken one
+at a time just before each send, so only the requests in flight when a process dies are exposed.
 Reminders are claimed the same way, by setting `reminded_at` only where it is still empty.
 Nothing here talks to Slack: the jobs and handlers send, then report back.
 """
@@ -104,7 +106,11 @@ class CheckinItem:
 
 @dataclass(frozen=True)
 class Delivery:
-    """A prompt to send now: to whom, in which language (None: ask Slack), listing what."""
+    """A prompt to send now: to whom, in which language (None: ask Slack), listing what.
+
+    `prompt_id` and `round_id` name its claim (None outside a round). `abandoned_at` is set only
+    on a take-over: when the sender that abandoned the claim took it, the earliest its DM may
+    have reached Slack."""
 
     prompt_id: int | None
     workspace_id: str
@@ -112,6 +118,8 @@ class Delivery:
     locale: str | None
     team_name: str
     items: tuple[CheckinItem, ...]
+    round_id: int | None = None
+    abandoned_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -572,7 +580,7 @@ async def claim_prompt(
     if state != PromptState.CLAIMED:
         return None
     locale = person.locale if person else None
-    return Delivery(row.id, round_.workspace_id, user_id, locale, team.name, items)
+    return Delivery(row.id, round_.workspace_id, user_id, locale, team.name, items, round_id)
 
 
 async def _prompt_id(session: AsyncSession, round_id: int, user_id: str) -> int:
@@ -597,8 +605,17 @@ def _initial_state(
 async def reclaim_prompt(
     *, database: Database, prompt_id: int, now: dt.datetime, lease: dt.timedelta = LEASE
 ) -> Delivery | None:
-    """Take over a claim abandoned by a crashed sender; None when someone else took it first."""
+    """Take over a claim abandoned by a crashed sender; None when someone else took it first.
+
+    The delivery carries the abandoned claim's time: that sender may have reached Slack after
+    it, so the caller must look there before sending again."""
     async with database.session() as session:
+        prompt = await session.get(CheckinPrompt, prompt_id)
+        if prompt is None:
+            return None
+        # Read before the UPDATE below moves it. Had another sender taken the claim since this
+        # read, its claim would be fresh and the UPDATE would match nothing.
+        abandoned_at = prompt.claimed_at
         result = await session.exec(
             update(CheckinPrompt)
             .where(
@@ -610,15 +627,22 @@ async def reclaim_prompt(
         )
         if result.rowcount != 1:
             return None
-        prompt = await session.get(CheckinPrompt, prompt_id)
-        round_ = await session.get(CheckinRound, prompt.round_id) if prompt else None
+        round_ = await session.get(CheckinRound, prompt.round_id)
         team = await session.get(Team, round_.team_id) if round_ else None
-        if prompt is None or round_ is None or team is None:
+        if round_ is None or team is None:
             return None
         person = await _person(session, prompt.workspace_id, prompt.user_id)
         items = await member_items(session, prompt.workspace_id, prompt.user_id, team.id, now)
-    locale = person.locale if person else None
-    return Delivery(prompt_id, prompt.workspace_id, prompt.user_id, locale, team.name, items)
+    return Delivery(
+        prompt_id,
+        prompt.workspace_id,
+        prompt.user_id,
+        person.locale if person else None,
+        team.name,
+        items,
+        prompt.round_id,
+        abandoned_at,
+    )
 
 
 async def sent_count(*, database: Database, round_id: int) -> int:
@@ -670,11 +694,13 @@ async def prompt_now(
         team = await session.get(Team, open_round.team_id) if open_round else None
         items = await member_items(session, workspace_id, user_id, team.id if team else None, now)
         person = await _person(session, workspace_id, user_id)
-    prompt_id = None
+    prompt_id = round_id = None
     if open_round is not None:
         prompt_id = await _claim_for_caller(database, open_round, user_id, now)
+        round_id = open_round.id
     locale = person.locale if person else None
-    return Delivery(prompt_id, workspace_id, user_id, locale, team.name if team else "", items)
+    team_name = team.name if team else ""
+    return Delivery(prompt_id, workspace_id, user_id, locale, team_name, items, round_id)
 
 
 async def _open_round_of(

@@ -4,6 +4,8 @@ Every method takes decoded parameters and returns Slack's JSON answer; Slack ans
 with HTTP 200 and `ok: false`, so nothing here knows about HTTP.
 """
 
+import base64
+import binascii
 import itertools
 import mimetypes
 import secrets
@@ -11,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +22,11 @@ from bot.standin.validation import message_problems, view_problems
 Params = dict[str, Any]
 Reply = dict[str, Any]
 Handler = Callable[[Params], Reply]
+
+# conversations.history: Slack's default page size, and the most it returns in one page.
+HISTORY_LIMIT_DEFAULT = 100
+HISTORY_LIMIT_MAX = 999
+_CURSOR_PREFIX = "next_ts:"
 
 _VIEW_DEFAULTS: dict[str, Any] = {
     "private_metadata": "",
@@ -60,6 +68,108 @@ def dm_channel_id(user_id: str) -> str:
 def _truthy(value: Any) -> bool:
     """Slack's reading of a boolean parameter: true, 1, "1" or "true"."""
     return value is True or str(value).lower() in ("1", "true")
+
+
+def _ts_value(ts: Any) -> Decimal:
+    """A message timestamp as an exact number ("1700000000.000100"; floats lose the last
+    digit). Raises ValueError when it is not one."""
+    try:
+        value = Decimal(str(ts))
+    except InvalidOperation:
+        raise ValueError(ts) from None
+    if not value.is_finite():
+        raise ValueError(ts)
+    return value
+
+
+def _encode_cursor(ts: str) -> str:
+    """A history cursor the way Slack spells it: base64 of `next_ts:<ts of the next message>`."""
+    return base64.b64encode(f"{_CURSOR_PREFIX}{ts}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> Decimal:
+    """The timestamp a history cursor resumes at; ValueError for a cursor we did not hand out."""
+    try:
+        text = base64.b64decode(cursor, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValueError(cursor) from None
+    if not text.startswith(_CURSOR_PREFIX):
+        raise ValueError(cursor)
+    return _ts_value(text.removeprefix(_CURSOR_PREFIX))
+
+
+def metadata_problem(metadata: Any) -> str | None:
+    """Slack's error for a message's `metadata` that is not `{event_type, event_payload}`."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        return "invalid_metadata_format"
+    event_type, payload = metadata.get("event_type"), metadata.get("event_payload")
+    if not isinstance(event_type, str) or not event_type or not isinstance(payload, dict):
+        return "invalid_metadata_format"
+    return None
+
+
+class Refused(Exception):
+    """A call's parameters Slack would refuse; `code` is the `error` it answers with."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _ts_param(params: Params, name: str) -> Decimal | None:
+    """An optional timestamp parameter (`oldest`, `latest`); Slack's `invalid_ts_<name>`."""
+    if not params.get(name):
+        return None
+    try:
+        return _ts_value(params[name])
+    except ValueError:
+        raise Refused(f"invalid_ts_{name}") from None
+
+
+def _limit_param(params: Params) -> int:
+    """`limit`: the default when absent or below 1, never more than the maximum."""
+    try:
+        limit = int(params.get("limit") or HISTORY_LIMIT_DEFAULT)
+    except ValueError:
+        raise Refused("invalid_arguments") from None
+    return min(limit, HISTORY_LIMIT_MAX) if limit > 0 else HISTORY_LIMIT_DEFAULT
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    """What one conversations.history call asks for: the bounds (exclusive unless
+    `inclusive`), where a cursor resumes, how many, and whether to show metadata."""
+
+    oldest: Decimal | None
+    latest: Decimal | None
+    inclusive: bool
+    resume_at: Decimal | None
+    limit: int
+    with_metadata: bool
+
+    @classmethod
+    def from_params(cls, params: Params) -> "HistoryWindow":
+        """The window a call's parameters describe; raises Refused as Slack would."""
+        try:
+            resume_at = _decode_cursor(str(params["cursor"])) if params.get("cursor") else None
+        except ValueError:
+            raise Refused("invalid_cursor") from None
+        return cls(
+            oldest=_ts_param(params, "oldest"),
+            latest=_ts_param(params, "latest"),
+            inclusive=_truthy(params.get("inclusive")),
+            resume_at=resume_at,
+            limit=_limit_param(params),
+            with_metadata=_truthy(params.get("include_all_metadata")),
+        )
+
+    def holds(self, ts: Decimal) -> bool:
+        """Whether a message at `ts` falls inside the window (the cursor's page included)."""
+        after = self.oldest is None or ts > self.oldest or (self.inclusive and ts == self.oldest)
+        before = self.latest is None or ts < self.latest or (self.inclusive and ts == self.latest)
+        return after and before and (self.resume_at is None or ts <= self.resume_at)
 
 
 @dataclass
@@ -164,6 +274,7 @@ class Workspace:
             "chat.update": self.chat_update,
             "chat.delete": self.chat_delete,
             "conversations.open": self.conversations_open,
+            "conversations.history": self.conversations_history,
             "users.info": self.users_info,
             "users.lookupByEmail": self.users_lookup_by_email,
             "views.open": self.views_open,
@@ -281,11 +392,52 @@ class Workspace:
         self._open_dms.add(channel)
         return reply
 
+    def conversations_history(self, params: Params) -> Reply:
+        """conversations.history: a channel's messages, newest first, within `oldest`/`latest`
+        (exclusive unless `inclusive`), `limit` at a time with `has_more` and a cursor for the
+        rest. Like Slack it lists top-level messages only (replies in threads are left to
+        conversations.replies) and shows `metadata` only with `include_all_metadata`."""
+        channel = str(params.get("channel") or "")
+        if self.user_of_dm(channel) is None and not self._channel_messages(channel):
+            return api_error("channel_not_found")
+        try:
+            window = HistoryWindow.from_params(params)
+        except Refused as refused:
+            return api_error(refused.code)
+        found = [m for m in self._channel_messages(channel) if window.holds(_ts_value(m["ts"]))]
+        page, rest = found[: window.limit], found[window.limit :]
+        return {
+            "ok": True,
+            "messages": [self._as_listed(m, with_metadata=window.with_metadata) for m in page],
+            "has_more": bool(rest),
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": _encode_cursor(rest[0]["ts"]) if rest else ""},
+        }
+
+    def _channel_messages(self, channel: str) -> list[dict[str, Any]]:
+        """A channel's top-level messages (not replies in threads), newest first."""
+        listed = [
+            message
+            for (where, ts), message in self._messages.items()
+            if where == channel and message.get("thread_ts", ts) == ts
+        ]
+        return sorted(listed, key=lambda message: _ts_value(message["ts"]), reverse=True)
+
+    @staticmethod
+    def _as_listed(message: dict[str, Any], *, with_metadata: bool) -> dict[str, Any]:
+        """A stored message as history lists it: a copy, so leaving out `metadata` keeps it
+        stored."""
+        listed = dict(message)
+        if not with_metadata:
+            listed.pop("metadata", None)
+        return listed
+
     # -- messages
 
     def chat_post_message(self, params: Params) -> Reply:
         """chat.postMessage: posts as the bot; a user id as `channel` posts to their DM."""
         channel, problem = self._resolve_channel(params.get("channel"))
+        problem = problem or metadata_problem(params.get("metadata"))
         if problem:
             return api_error(problem)
         invalid = message_problems(params)
@@ -294,6 +446,21 @@ class Workspace:
         message = self._message(params, ts=self.clock.next())
         self._messages[(channel, message["ts"])] = message
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    def post_as_member(self, user_id: str, text: str, *, ts: str | None = None) -> str:
+        """A member writes in their DM with the bot (as the Slack client would); its ts.
+
+        Events about it are the signed sender's business: this only puts it in the history."""
+        channel = self.dm_channel(user_id)
+        ts = ts or self.clock.next()
+        self._messages[(channel, ts)] = {
+            "type": "message",
+            "user": user_id,
+            "text": text,
+            "team": self.team_id,
+            "ts": ts,
+        }
+        return ts
 
     def chat_post_ephemeral(self, params: Params) -> Reply:
         """chat.postEphemeral: a message only `user` sees; Slack keeps nothing to update."""
@@ -313,6 +480,9 @@ class Workspace:
         message = self._messages.get(key)
         if message is None:
             return api_error("message_not_found")
+        problem = metadata_problem(params.get("metadata"))
+        if problem:
+            return api_error(problem)
         invalid = message_problems(params)
         if invalid:
             return api_error(*invalid)
