@@ -49,8 +49,10 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(async_url(url), echo=echo, pool_size=20, max_overflow=10)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
+    # 20 kept connections per replica (30 at a burst) fit PostgreSQL's default 100 for three
+    # replicas; pre-ping turns a connection the server dropped into a fresh one, not an error.
     return create_async_engine(
-        async_url(url), echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
+        async_url(url), echo=echo, pool_size=20, max_overflow=10, pool_pre_ping=True
     )
 
 
