@@ -1,6 +1,6 @@
 """Managers' digests (SPEC §5): what a team's round changed, who is stuck, who went quiet.
 
-`gather_digest` reads everything one digest needs in a fixed number of queries (eight,
+`gather_digest` reads everything one digest needs in a fixed number of queries (six,
 whatever the number of KRs, updates or people) and composes it, in pure code, into a `Digest`.
 A digest goes out once per (team, period, recipient): `claim_digest` inserts the `DigestSent`
 row before anything is sent, so a second run (or a second replica) finds the claim and sends
@@ -14,12 +14,13 @@ the last digest" is measured with the wall clock too.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Row, and_, or_
+from sqlalchemy import Row, Text, and_, bindparam, cast, or_, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 from sqlmodel import col, select
@@ -37,12 +38,11 @@ from bot.progress import (
     objective_progress,
     trend,
 )
-from bot.services.okrs import KrView, current_cycle, kr_view
+from bot.services.okrs import KR_COLUMNS, KrView, current_cycle_query, kr_view
 from storage.db import Database
 from storage.models import (
     CheckinPrompt,
     CheckinRound,
-    Cycle,
     DigestSent,
     Initiative,
     InitiativeUpdate,
@@ -187,22 +187,219 @@ class Digest:
 
 @dataclass
 class _Loaded:
-    """The rows one digest is made of, as its queries return them (rounds newest first)."""
+    """The rows one digest is made of, as its statements return them (rounds newest first).
 
-    team: Team
-    last: DigestSent | None
-    cycle: Cycle | None
+    `team` is the first row of `_TEAM`: the team, its last digest (`last_…`, None before a first
+    one) and the current cycle (`cycle_…`, None when there is none); `people` its rows with a
+    member or manager."""
+
+    team: Row[Any]
     since: dt.datetime
-    rounds: list[CheckinRound] = field(default_factory=list)
+    rounds: list[RoundInfo] = field(default_factory=list)
     prompts: list[Row[Any]] = field(default_factory=list)
     people: list[Row[Any]] = field(default_factory=list)
-    okrs: list[tuple[Objective, KeyResult | None]] = field(default_factory=list)
+    okrs: list[Row[Any]] = field(default_factory=list)
     updates: list[Row[Any]] = field(default_factory=list)
-    kpis: list[tuple[Kpi, KpiMeasurement | None]] = field(default_factory=list)
+    kpis: list[Row[Any]] = field(default_factory=list)
     moves: list[Row[Any]] = field(default_factory=list)
 
+    @property
+    def first(self) -> bool:
+        """No digest (of another period) was sent for the team yet: nothing to compare with."""
+        return self.team.last_id is None
 
-# -- reading (eight statements, or nine when no cycle has started yet)
+
+# -- reading: six statements (three when no cycle has started yet)
+#
+# Every statement is built once, here, with bound parameters, and selects plain columns: a run
+# gathers one digest per team, and building and compiling the select()s anew each time, and
+# making ORM instances of rows nothing writes back, cost about as much as running them (SPEC §6,
+# bench/digests.py).
+
+
+def _team_query() -> Select[Any]:
+    """The team, the last digest it was sent (to anyone), the current cycle, and its members and
+    managers with what we know of them: one row per person (or one for a team without people).
+
+    A digest of `period` itself does not count: a recipient retried later compares with the one
+    before. The cycle is `current_cycle_query` in the team's workspace. The snapshot comes as
+    text, to be parsed once rather than on every person's row."""
+    last = (
+        select(DigestSent.id, DigestSent.sent_at, DigestSent.snapshot)
+        .where(
+            DigestSent.team_id == bindparam("team_id"),
+            col(DigestSent.sent_at).is_not(None),
+            col(DigestSent.period) != bindparam("period"),
+        )
+        .order_by(col(DigestSent.sent_at).desc(), col(DigestSent.id).desc())
+        .limit(1)
+        .subquery("last_digest")
+    )
+    workspace = select(Team.workspace_id).where(Team.id == bindparam("team_id"))
+    cycle = current_cycle_query(workspace.scalar_subquery(), bindparam("today")).subquery("cycle")
+    person = and_(
+        Person.workspace_id == Membership.workspace_id, Person.user_id == Membership.user_id
+    )
+    return (
+        select(
+            Team.id,
+            Team.workspace_id,
+            Team.name,
+            Team.channel_id,
+            last.c.id.label("last_id"),
+            last.c.sent_at.label("last_sent_at"),
+            cast(last.c.snapshot, Text).label("last_snapshot"),
+            cycle.c.id.label("cycle_id"),
+            cycle.c.name.label("cycle_name"),
+            cycle.c.start.label("cycle_start"),
+            cycle.c.end.label("cycle_end"),
+            Membership.user_id,
+            Membership.role,
+            Person.locale,
+            Person.away_until,
+        )
+        .select_from(Team)
+        .outerjoin(last, true())
+        .outerjoin(cycle, true())
+        .outerjoin(Membership, col(Membership.team_id) == Team.id)
+        .outerjoin(Person, person)
+        .where(Team.id == bindparam("team_id"))
+        .order_by(col(Membership.user_id))
+    )
+
+
+def _rounds_query(*, up_to_round: bool) -> Select[Any]:
+    """The team's latest rounds (up to round `round_id` if `up_to_round`) with their prompts."""
+    recent = select(CheckinRound.id).where(CheckinRound.team_id == bindparam("team_id"))
+    if up_to_round:
+        anchor = select(CheckinRound.scheduled_for).where(CheckinRound.id == bindparam("round_id"))
+        recent = recent.where(col(CheckinRound.scheduled_for) <= anchor.scalar_subquery())
+    recent = recent.order_by(col(CheckinRound.scheduled_for).desc()).limit(HISTORY_ROUNDS)
+    return (
+        select(
+            CheckinRound.id,
+            CheckinRound.scheduled_for,
+            CheckinRound.closed_at,
+            CheckinPrompt.round_id,
+            CheckinPrompt.user_id,
+            CheckinPrompt.state,
+        )
+        .outerjoin(CheckinPrompt, col(CheckinPrompt.round_id) == CheckinRound.id)
+        .where(col(CheckinRound.id).in_(recent))
+        .order_by(col(CheckinRound.scheduled_for).desc(), col(CheckinRound.id))
+    )
+
+
+def _okrs_query() -> Select[Any]:
+    """The team's objectives in the cycle (`o_…`) with their KRs (named as `KrFields` reads
+    them; None for an objective without KRs)."""
+    return (
+        select(col(Objective.id).label("o_id"), col(Objective.title).label("o_title"), *KR_COLUMNS)
+        .select_from(Objective)
+        .outerjoin(KeyResult, col(KeyResult.objective_id) == Objective.id)
+        .where(
+            Objective.team_id == bindparam("team_id"), Objective.cycle_id == bindparam("cycle_id")
+        )
+        .order_by(
+            col(Objective.position), col(Objective.id), col(KeyResult.position), col(KeyResult.id)
+        )
+    )
+
+
+def _updates_query(*, first: bool) -> Select[Any]:
+    """Updates of the team's KRs in the cycle: notes of the recent rounds (`round_ids`) and notes
+    outside rounds since `since`; before a `first` digest, every update since `since` too."""
+    in_window = col(KrUpdate.created_at) >= bindparam("since")
+    notes = and_(
+        col(KrUpdate.note).is_not(None),
+        or_(
+            col(KrUpdate.round_id).in_(bindparam("round_ids", expanding=True)),
+            and_(col(KrUpdate.round_id).is_(None), in_window),
+        ),
+    )
+    return (
+        select(
+            KrUpdate.kr_id,
+            KrUpdate.old_value,
+            KrUpdate.note,
+            KrUpdate.author_id,
+            KrUpdate.round_id,
+            KrUpdate.created_at,
+        )
+        .join(KeyResult, col(KeyResult.id) == KrUpdate.kr_id)
+        .join(Objective, col(Objective.id) == KeyResult.objective_id)
+        .where(
+            # A join (not `kr_id IN (...)`): with the OR below, SQLite would scan every update.
+            Objective.team_id == bindparam("team_id"),
+            Objective.cycle_id == bindparam("cycle_id"),
+            col(KrUpdate.reverted).is_(False),
+            or_(notes, in_window) if first else notes,
+        )
+        .order_by(col(KrUpdate.id))
+    )
+
+
+def _moves_query() -> Select[Any]:
+    """Status changes since `since` of initiatives under the team's KRs in the cycle."""
+    return (
+        select(
+            InitiativeUpdate.initiative_id,
+            InitiativeUpdate.old_status,
+            InitiativeUpdate.new_status,
+            Initiative.title,
+            KeyResult.number,
+        )
+        .join(Initiative, col(Initiative.id) == InitiativeUpdate.initiative_id)
+        .join(KeyResult, col(KeyResult.id) == Initiative.kr_id)
+        .join(Objective, col(Objective.id) == KeyResult.objective_id)
+        .where(
+            Objective.team_id == bindparam("team_id"),
+            Objective.cycle_id == bindparam("cycle_id"),
+            col(InitiativeUpdate.created_at) >= bindparam("since"),
+            col(InitiativeUpdate.reverted).is_(False),
+        )
+        .order_by(col(InitiativeUpdate.id))
+    )
+
+
+def _kpi_query(columns: Sequence[Any], *where: Any) -> Select[Any]:
+    """`columns` of KPIs with every measurement still standing, oldest first."""
+    standing = and_(col(KpiMeasurement.kpi_id) == Kpi.id, col(KpiMeasurement.reverted).is_(False))
+    return (
+        select(*columns)
+        .select_from(Kpi)
+        .outerjoin(KpiMeasurement, standing)
+        .where(*where)
+        .order_by(
+            col(Kpi.name), col(Kpi.id), col(KpiMeasurement.period), col(KpiMeasurement.created_at)
+        )
+    )
+
+
+# A KPI's fields and a measurement's in one row; `period` is None for a KPI never measured.
+_KPI_SERIES = (
+    Kpi.id,
+    Kpi.name,
+    Kpi.unit,
+    Kpi.target,
+    Kpi.warn,
+    Kpi.direction,
+    KpiMeasurement.period,
+    KpiMeasurement.value,
+    KpiMeasurement.note,
+    KpiMeasurement.author_id,
+    KpiMeasurement.round_id,
+    KpiMeasurement.created_at,
+)
+
+_TEAM = _team_query()
+_ROUNDS = _rounds_query(up_to_round=False)
+_ROUNDS_UP_TO = _rounds_query(up_to_round=True)
+_OKRS = _okrs_query()
+_UPDATES = _updates_query(first=False)
+_UPDATES_BEFORE_FIRST = _updates_query(first=True)
+_KPIS = _kpi_query(_KPI_SERIES, Kpi.team_id == bindparam("team_id"))
+_MOVES = _moves_query()
 
 
 async def gather_digest(
@@ -217,7 +414,7 @@ async def gather_digest(
     changes are counted since the last digest of another period than `period`.
 
     None when the team does not exist."""
-    async with database.session() as session:
+    async with database.read() as session:
         loaded = await _load(session, team_id, now, round_id, period)
     return None if loaded is None else compose(loaded, now)
 
@@ -229,172 +426,50 @@ async def _load(
     round_id: int | None,
     period: str | None,
 ) -> _Loaded | None:
-    found = await _team_and_last_digest(session, team_id, period)
-    if found is None:
+    rows = await _rows(session, _TEAM, team_id=team_id, period=period or "", today=now.date())
+    if not rows:
         return None
-    team, last = found
-    since = last.sent_at if last and last.sent_at else utcnow() - DEFAULT_WINDOW
-    cycle = await current_cycle(session, team.workspace_id, now.date())
-    loaded = _Loaded(team=team, last=last, cycle=cycle, since=since)
+    team = rows[0]
+    loaded = _Loaded(team=team, since=team.last_sent_at or utcnow() - DEFAULT_WINDOW)
+    loaded.people = [row for row in rows if row.user_id is not None]
     await _load_rounds(session, loaded, round_id)
-    await _load_people_and_okrs(session, loaded)
-    await _load_history(session, loaded)
+    loaded.kpis = await _rows(session, _KPIS, team_id=team_id)
+    if team.cycle_id is not None:  # else the team has no OKRs, hence no updates nor moves
+        await _load_okrs(session, loaded)
     return loaded
 
 
-async def _all(session: AsyncSession, query: Select[Any]) -> list[Any]:
-    return list((await session.exec(query)).all())  # type: ignore[call-overload]
-
-
-async def _team_and_last_digest(
-    session: AsyncSession, team_id: int, period: str | None
-) -> tuple[Team, DigestSent | None] | None:
-    """The team and the last digest it was sent (to anyone), in one statement. A digest of
-    `period` itself does not count: a recipient retried later compares with the one before."""
-    latest = (
-        select(DigestSent.id)
-        .where(
-            DigestSent.team_id == team_id,
-            col(DigestSent.sent_at).is_not(None),
-            col(DigestSent.period) != (period or ""),
-        )
-        .order_by(col(DigestSent.sent_at).desc(), col(DigestSent.id).desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    query = (
-        select(Team, DigestSent)
-        .outerjoin(DigestSent, col(DigestSent.id) == latest)
-        .where(Team.id == team_id)
-    )
-    row = (await session.exec(query)).first()
-    return None if row is None else (row[0], row[1])
+async def _rows(session: AsyncSession, statement: Select[Any], **params: Any) -> list[Row[Any]]:
+    """Every row of a prebuilt statement, run with `params`."""
+    return list((await session.exec(statement, params=params)).all())  # type: ignore[call-overload]
 
 
 async def _load_rounds(session: AsyncSession, loaded: _Loaded, round_id: int | None) -> None:
-    """The team's latest rounds (up to `round_id` when one is given) with their prompts."""
-    recent = select(CheckinRound.id).where(CheckinRound.team_id == loaded.team.id)
-    if round_id is not None:
-        anchor = select(CheckinRound.scheduled_for).where(CheckinRound.id == round_id)
-        recent = recent.where(col(CheckinRound.scheduled_for) <= anchor.scalar_subquery())
-    recent = recent.order_by(col(CheckinRound.scheduled_for).desc()).limit(HISTORY_ROUNDS)
-    rows = await _all(
-        session,
-        select(CheckinRound, CheckinPrompt.round_id, CheckinPrompt.user_id, CheckinPrompt.state)
-        .outerjoin(CheckinPrompt, col(CheckinPrompt.round_id) == CheckinRound.id)
-        .where(col(CheckinRound.id).in_(recent))
-        .order_by(col(CheckinRound.scheduled_for).desc(), col(CheckinRound.id)),
-    )
-    rounds = {row[0].id: row[0] for row in rows}
+    """The team's latest rounds (up to `round_id` when one is given) and their prompts."""
+    statement = _ROUNDS if round_id is None else _ROUNDS_UP_TO
+    rows = await _rows(session, statement, team_id=loaded.team.id, round_id=round_id)
+    rounds = {
+        row.id: RoundInfo(row.id, row.scheduled_for, row.closed_at is not None) for row in rows
+    }
     loaded.rounds = list(rounds.values())
     loaded.prompts = [row for row in rows if row.user_id is not None]
 
 
-async def _load_people_and_okrs(session: AsyncSession, loaded: _Loaded) -> None:
-    """Members and managers with what we know of them; objectives with their KRs."""
-    team = loaded.team
-    person = and_(
-        Person.workspace_id == Membership.workspace_id, Person.user_id == Membership.user_id
+async def _load_okrs(session: AsyncSession, loaded: _Loaded) -> None:
+    """Objectives and KRs in the cycle, KR updates (see `_updates_query`), initiative moves."""
+    params = {"team_id": loaded.team.id, "cycle_id": loaded.team.cycle_id, "since": loaded.since}
+    loaded.okrs = await _rows(session, _OKRS, **params)
+    updates = _UPDATES_BEFORE_FIRST if loaded.first else _UPDATES
+    loaded.updates = await _rows(
+        session, updates, **params, round_ids=[checkin.id for checkin in loaded.rounds]
     )
-    loaded.people = await _all(
-        session,
-        select(Membership.user_id, Membership.role, Person.locale, Person.away_until)
-        .outerjoin(Person, person)
-        .where(Membership.team_id == team.id)
-        .order_by(col(Membership.user_id)),
-    )
-    if loaded.cycle is None:
-        return
-    loaded.okrs = await _all(
-        session,
-        select(Objective, KeyResult)
-        .outerjoin(KeyResult, col(KeyResult.objective_id) == Objective.id)
-        .where(Objective.team_id == team.id, Objective.cycle_id == loaded.cycle.id)
-        .order_by(
-            col(Objective.position), col(Objective.id), col(KeyResult.position), col(KeyResult.id)
-        ),
-    )
-
-
-def _team_krs(loaded: _Loaded) -> Select[Any]:
-    """The ids of the team's KRs in the current cycle, as a subquery."""
-    cycle_id = loaded.cycle.id if loaded.cycle else None
-    return (
-        select(KeyResult.id)
-        .join(Objective, col(Objective.id) == KeyResult.objective_id)
-        .where(Objective.team_id == loaded.team.id, Objective.cycle_id == cycle_id)
-    )
-
-
-async def _load_history(session: AsyncSession, loaded: _Loaded) -> None:
-    """KR updates (notes of the recent rounds and of the window; before a first digest, every
-    update of the window), KPI series, and initiative moves of the window."""
-    in_window = col(KrUpdate.created_at) >= loaded.since
-    notes = and_(
-        col(KrUpdate.note).is_not(None),
-        or_(
-            col(KrUpdate.round_id).in_([r.id for r in loaded.rounds]),
-            and_(col(KrUpdate.round_id).is_(None), in_window),
-        ),
-    )
-    loaded.updates = await _all(
-        session,
-        select(
-            KrUpdate.kr_id,
-            KrUpdate.old_value,
-            KrUpdate.note,
-            KrUpdate.author_id,
-            KrUpdate.round_id,
-            KrUpdate.created_at,
-        )
-        .join(KeyResult, col(KeyResult.id) == KrUpdate.kr_id)
-        .join(Objective, col(Objective.id) == KeyResult.objective_id)
-        .where(
-            # A join (not `kr_id IN (...)`): with the OR below, SQLite would scan every update.
-            Objective.team_id == loaded.team.id,
-            Objective.cycle_id == (loaded.cycle.id if loaded.cycle else None),
-            col(KrUpdate.reverted).is_(False),
-            or_(notes, in_window) if loaded.last is None else notes,
-        )
-        .order_by(col(KrUpdate.id)),
-    )
-    loaded.kpis = await _all(session, _kpi_query(Kpi.team_id == loaded.team.id))
-    loaded.moves = await _all(
-        session,
-        select(
-            InitiativeUpdate.initiative_id,
-            InitiativeUpdate.old_status,
-            InitiativeUpdate.new_status,
-            Initiative.title,
-            KeyResult.number,
-        )
-        .join(Initiative, col(Initiative.id) == InitiativeUpdate.initiative_id)
-        .join(KeyResult, col(KeyResult.id) == Initiative.kr_id)
-        .where(
-            col(KeyResult.id).in_(_team_krs(loaded)),
-            col(InitiativeUpdate.created_at) >= loaded.since,
-            col(InitiativeUpdate.reverted).is_(False),
-        )
-        .order_by(col(InitiativeUpdate.id)),
-    )
-
-
-def _kpi_query(*where: Any) -> Select[Any]:
-    """KPIs with every measurement still standing, oldest first."""
-    standing = and_(col(KpiMeasurement.kpi_id) == Kpi.id, col(KpiMeasurement.reverted).is_(False))
-    return (
-        select(Kpi, KpiMeasurement)
-        .outerjoin(KpiMeasurement, standing)
-        .where(*where)
-        .order_by(
-            col(Kpi.name), col(Kpi.id), col(KpiMeasurement.period), col(KpiMeasurement.created_at)
-        )
-    )
+    loaded.moves = await _rows(session, _MOVES, **params)
 
 
 async def load_kpi_lines(session: AsyncSession, *where: Any) -> list[tuple[Kpi, KpiLine | None]]:
     """KPIs matching `where`, each with its `KpiLine` (None before its first measurement)."""
-    return kpi_lines(await _all(session, _kpi_query(*where)))
+    rows = await session.exec(_kpi_query((Kpi, KpiMeasurement), *where))  # type: ignore[call-overload]
+    return kpi_lines(rows.all())
 
 
 # -- composing (pure)
@@ -402,28 +477,26 @@ async def load_kpi_lines(session: AsyncSession, *where: Any) -> list[tuple[Kpi, 
 
 def compose(loaded: _Loaded, now: dt.datetime) -> Digest:
     """Turn the loaded rows into what the digest says."""
-    cycle = loaded.cycle
-    expected = expected_progress(cycle.start, cycle.end, now) if cycle else 0.0
+    team = loaded.team
+    in_cycle = team.cycle_id is not None
+    expected = expected_progress(team.cycle_start, team.cycle_end, now) if in_cycle else 0.0
     previous = _previous(loaded)
     objectives, krs = _objectives(loaded.okrs, expected, previous, _baseline(loaded))
-    current = loaded.rounds[0] if loaded.rounds else None
     return Digest(
-        workspace_id=loaded.team.workspace_id,
-        team_id=loaded.team.id or 0,
-        team_name=loaded.team.name,
-        cycle_name=cycle.name if cycle else None,
+        workspace_id=team.workspace_id,
+        team_id=team.id or 0,
+        team_name=team.name,
+        cycle_name=team.cycle_name,
         expected=expected,
-        first=loaded.last is None,
-        round=RoundInfo(current.id or 0, current.scheduled_for, current.closed_at is not None)
-        if current
-        else None,
+        first=loaded.first,
+        round=loaded.rounds[0] if loaded.rounds else None,
         objectives=objectives,
         key_results=krs,
         flips=_flips(krs, previous),
         attention=_attention(krs, expected),
         notes=_notes(loaded),
         participation=_participation(loaded, now.date()),
-        kpis=tuple(line for _, line in kpi_lines(loaded.kpis) if line is not None),
+        kpis=tuple(line for _, line in kpi_lines(_kpi_pairs(loaded.kpis)) if line is not None),
         initiatives=_moves(loaded.moves),
         recipients=_recipients(loaded),
     )
@@ -431,7 +504,7 @@ def compose(loaded: _Loaded, now: dt.datetime) -> Digest:
 
 def _previous(loaded: _Loaded) -> dict[int, tuple[float, str]]:
     """KR id -> (progress, status) as the last digest showed them."""
-    krs = loaded.last.snapshot.get("krs", {}) if loaded.last else {}
+    krs = {} if loaded.first else json.loads(loaded.team.last_snapshot).get("krs", {})
     return {int(kr_id): (float(p), str(s)) for kr_id, (p, s) in krs.items()}
 
 
@@ -444,7 +517,7 @@ def _in_window(moment: dt.datetime, loaded: _Loaded) -> bool:
 def _baseline(loaded: _Loaded) -> dict[int, float]:
     """Before a first digest: each KR's value before the window (its first update's old value)."""
     first: dict[int, float] = {}
-    if loaded.last is None:
+    if loaded.first:
         for update in loaded.updates:
             if update.old_value is not None and _in_window(update.created_at, loaded):
                 first.setdefault(update.kr_id, update.old_value)
@@ -452,24 +525,24 @@ def _baseline(loaded: _Loaded) -> dict[int, float]:
 
 
 def _objectives(
-    rows: Sequence[tuple[Objective, KeyResult | None]],
+    rows: Sequence[Row[Any]],
     expected: float,
     previous: dict[int, tuple[float, str]],
     baseline: dict[int, float],
 ) -> tuple[tuple[ObjectiveLine, ...], tuple[KrView, ...]]:
     """Each objective's progress and change, and every KR as a summary shows it."""
-    grouped: dict[int, tuple[Objective, list[KrView]]] = {}
-    for objective, kr in rows:
-        views = grouped.setdefault(objective.id or 0, (objective, []))[1]
-        if kr is not None:
-            views.append(kr_view(kr, expected))
+    grouped: dict[int, tuple[str, list[KrView]]] = {}
+    for row in rows:
+        views = grouped.setdefault(row.o_id, (row.o_title, []))[1]
+        if row.id is not None:
+            views.append(kr_view(row, expected))
     lines = []
-    for objective, views in grouped.values():
+    for title, views in grouped.values():
         now = objective_progress((kr.progress, kr.weight) for kr in views)
         before = objective_progress(
             (_progress_before(kr, previous, baseline), kr.weight) for kr in views
         )
-        lines.append(ObjectiveLine(objective.title, now, now - before))
+        lines.append(ObjectiveLine(title, now, now - before))
     krs = tuple(kr for _, views in grouped.values() for kr in views)
     return tuple(lines), krs
 
@@ -519,22 +592,16 @@ class _Remark:
 
 
 def _remarks(loaded: _Loaded) -> list[_Remark]:
-    krs = {kr.id: kr for _, kr in loaded.okrs if kr is not None}
+    numbers = {row.id: row.number for row in loaded.okrs if row.id is not None}
     remarks = [
-        _Remark(
-            ("kr", u.kr_id),
-            f"KR-{krs[u.kr_id].number}",
-            u.author_id,
-            u.note or "",
-            u.round_id,
-        )
+        _Remark(("kr", u.kr_id), f"KR-{numbers[u.kr_id]}", u.author_id, u.note or "", u.round_id)
         for u in loaded.updates
-        if u.kr_id in krs and u.note and _is_note(u, loaded)
+        if u.kr_id in numbers and u.note and _is_note(u, loaded)
     ]
     remarks += [
-        _Remark(("kpi", kpi.id or 0), kpi.name, m.author_id, m.note or "", m.round_id)
-        for kpi, m in loaded.kpis
-        if m is not None and m.note and _is_note(m, loaded)
+        _Remark(("kpi", row.id), row.name, row.author_id, row.note or "", row.round_id)
+        for row in loaded.kpis
+        if row.note and _is_note(row, loaded)
     ]
     return [remark for remark in remarks if remark.text.strip()]
 
@@ -568,7 +635,7 @@ def _notes(loaded: _Loaded) -> tuple[Note, ...]:
     return tuple(sorted(notes, key=lambda note: -(note.age or 0)))
 
 
-def _age(rounds_with_note: set[int], rounds: Sequence[CheckinRound]) -> int:
+def _age(rounds_with_note: set[int], rounds: Sequence[RoundInfo]) -> int:
     """How many rounds in a row, back from the newest, carried a note on the item."""
     age = 0
     for checkin in rounds:
@@ -586,7 +653,7 @@ def _participation(loaded: _Loaded, today: dt.date) -> Participation | None:
     current = loaded.rounds[0]
     replied, skipped, silent, away = [], [], [], []
     for user_id, until in _members(loaded):
-        state = states.get((current.id or 0, user_id))
+        state = states.get((current.id, user_id))
         if state == PromptState.AWAY or (until is not None and until >= today):
             away.append(Away(user_id, until))
         elif state == PromptState.ANSWERED:
@@ -609,24 +676,43 @@ def _members(loaded: _Loaded) -> list[tuple[str, dt.date | None]]:
     return list(found.items())
 
 
-def _silence(
-    states: dict[tuple[int, str], str], rounds: Sequence[CheckinRound], user_id: str
-) -> int:
+def _silence(states: dict[tuple[int, str], str], rounds: Sequence[RoundInfo], user_id: str) -> int:
     """Rounds in a row, back from the newest, that asked this member and got no reply."""
     count = 0
     for checkin in rounds:
-        if states.get((checkin.id or 0, user_id)) not in _NO_REPLY:
+        if states.get((checkin.id, user_id)) not in _NO_REPLY:
             break
         count += 1
     return count
 
 
+class KpiFields(Protocol):
+    """What a KPI line reads of a KPI: a Kpi, or a row of `_KPI_SERIES`."""
+
+    id: int | None
+    name: str
+    unit: str
+    direction: str
+    target: float
+    warn: float | None
+
+
+class MeasurementFields(Protocol):
+    """What a KPI line reads of a measurement: a KpiMeasurement, or a row of `_KPI_SERIES`."""
+
+    period: str
+    value: float
+
+
+_KpiT = TypeVar("_KpiT", bound=KpiFields)
+
+
 def kpi_lines(
-    rows: Iterable[tuple[Kpi, KpiMeasurement | None]],
-) -> list[tuple[Kpi, KpiLine | None]]:
+    rows: Iterable[tuple[_KpiT, MeasurementFields | None]],
+) -> list[tuple[_KpiT, KpiLine | None]]:
     """Rows of (KPI, measurement) in period order -> each KPI with its line (the latest
     measurement of a period counts)."""
-    series: dict[int, tuple[Kpi, dict[str, float]]] = {}
+    series: dict[int, tuple[_KpiT, dict[str, float]]] = {}
     for kpi, measurement in rows:
         values = series.setdefault(kpi.id or 0, (kpi, {}))[1]
         if measurement is not None:
@@ -634,7 +720,12 @@ def kpi_lines(
     return [(kpi, _kpi_line(kpi, values)) for kpi, values in series.values()]
 
 
-def _kpi_line(kpi: Kpi, by_period: dict[str, float]) -> KpiLine | None:
+def _kpi_pairs(rows: Iterable[Row[Any]]) -> Iterator[tuple[Row[Any], Row[Any] | None]]:
+    """Rows of `_KPI_SERIES` as `kpi_lines` reads them: each is the KPI and its measurement."""
+    return ((row, row if row.period is not None else None) for row in rows)
+
+
+def _kpi_line(kpi: KpiFields, by_period: dict[str, float]) -> KpiLine | None:
     if not by_period:
         return None
     periods = sorted(by_period)[-KPI_PERIODS:]
