@@ -46,12 +46,3 @@ def build_help(locale: str, *, unknown: str | None = None) -> Message:
     )
     return Message(text=t(locale, "How to use okrbot"), blocks=blocks)
 
-
-def build_checkin_help(locale: str) -> Message:
-    """Answer to a DM okrbot could not act on: how check-ins work."""
-    text = t(
-        locale,
-        "I read check-in replies: one line per item, like `1: 74, conf 8` or "
-        "`nps 74 - waiting on the vendor`. Type `/okr mine` to see your items.",
-    )
-    return Message(text=text, blocks=[section(text)])

@@ -265,10 +265,6 @@ class SlackStandin:
         bucket = TokenBucket(per_second, burst, whole_seconds(retry_after))
         self._faults.rate_limit(method, bucket)
 
-    def clear_faults(self) -> None:
-        """Drops pending failures and delays and lifts every rate limit."""
-        self._faults.clear()
-
     # -- recording
 
     def calls_to(self, method: str) -> list[Call]:
