@@ -665,9 +665,10 @@ async def test_message_changed_reaches_bolt(sender, standin):
     await standin.wait_for("chat.postMessage")
     ts = first.payload["event"]["ts"]
     await sender.message_changed(ANA, "1: 75", ts=ts, previous_text="1: 74")
-    await standin.wait_for(
+    [edited] = await standin.wait_for(
         "chat.postMessage", where=lambda c: c.params["text"] == "edited to 1: 75"
     )
+    assert edited.response["ok"]
 
 
 async def test_app_home_opened_reaches_bolt(sender, standin):
