@@ -34,7 +34,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from bot.domain import InitiativeStatus, PromptState, Role, Source
 from bot.errors import NotAllowed, NotFound
 from bot.i18n import cldr_locale
-from bot.progress import KpiStatus, expected_progress, is_exceeded, kpi_status
+from bot.progress import KpiStatus, expected_progress, kpi_status
 from bot.replies import Item, ItemKind, ItemUpdate, Reading, read_reply
 from bot.services.okrs import current_cycle, kr_view
 from bot.services.updates import (
@@ -44,6 +44,7 @@ from bot.services.updates import (
     apply_initiative_status,
     apply_kpi_log,
     apply_kr_update,
+    latest_kpi_values,
     period_of,
     revert_reply,
 )
@@ -54,7 +55,6 @@ from storage.models import (
     Initiative,
     KeyResult,
     Kpi,
-    KpiMeasurement,
     Membership,
     Objective,
     Person,
@@ -291,7 +291,7 @@ async def _kr_items(
                 last=kr.current,
                 target=kr.target,
                 progress=view.progress,
-                exceeded=is_exceeded(kr.start, kr.target, kr.current),
+                exceeded=view.exceeded,
                 status=view.status,
             )
         )
@@ -304,9 +304,11 @@ async def _kpi_items(
     query = select(Kpi).where(Kpi.workspace_id == workspace_id, Kpi.owner_id == user_id)
     if team_id is not None:
         query = query.where(Kpi.team_id == team_id)
+    kpis = (await session.exec(query.order_by(col(Kpi.id)))).all()
+    latest = await latest_kpi_values(session, [kpi.id or 0 for kpi in kpis])
     items = []
-    for kpi in (await session.exec(query.order_by(col(Kpi.id)))).all():
-        last = await _latest_measurement(session, kpi.id or 0)
+    for kpi in kpis:
+        last = latest.get(kpi.id or 0)
         status: KpiStatus | None = None
         if last is not None:
             status = kpi_status(last, target=kpi.target, warn=kpi.warn, direction=kpi.direction)
@@ -326,15 +328,6 @@ async def _kpi_items(
             )
         )
     return items
-
-
-async def _latest_measurement(session: AsyncSession, kpi_id: int) -> float | None:
-    query = (
-        select(KpiMeasurement.value)
-        .where(KpiMeasurement.kpi_id == kpi_id, col(KpiMeasurement.reverted).is_(False))
-        .order_by(col(KpiMeasurement.period).desc(), col(KpiMeasurement.created_at).desc())
-    )
-    return (await session.exec(query)).first()
 
 
 async def _initiative_items(

@@ -282,13 +282,18 @@ async def apply_kpi_log(
     return changes
 
 
-async def _latest_value(session: AsyncSession, kpi_id: int) -> float | None:
+async def latest_kpi_values(session: AsyncSession, kpi_ids: list[int]) -> dict[int, float]:
+    """Each KPI's standing value for its latest period, in one query whatever the count."""
     query = (
-        select(KpiMeasurement.value)
-        .where(KpiMeasurement.kpi_id == kpi_id, col(KpiMeasurement.reverted).is_(False))
-        .order_by(col(KpiMeasurement.period).desc(), col(KpiMeasurement.created_at).desc())
+        select(KpiMeasurement.kpi_id, KpiMeasurement.value)
+        .where(col(KpiMeasurement.kpi_id).in_(kpi_ids), col(KpiMeasurement.reverted).is_(False))
+        .order_by(col(KpiMeasurement.period), col(KpiMeasurement.created_at))
     )
-    return (await session.exec(query)).first()
+    return {kpi_id: value for kpi_id, value in (await session.exec(query)).all()}
+
+
+async def _latest_value(session: AsyncSession, kpi_id: int) -> float | None:
+    return (await latest_kpi_values(session, [kpi_id])).get(kpi_id)
 
 
 async def _move_linked_krs(
