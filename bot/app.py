@@ -12,15 +12,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.config import Settings
 from bot.errors import OkrbotError
+from bot.homefeed import HomeFeed
 from bot.i18n import N_, t
 from bot.responder import SessionRespond
 from bot.services.container import Services
 from bot.slackclient import make_client
-from storage.db import Database
+from storage.db import Database, DatabaseUnavailable
 
 log = logging.getLogger("okrbot")
 
 GENERIC_ERROR = N_("Something went wrong on my side, and nothing was changed. Please try again.")
+DATABASE_DOWN = N_(
+    "I can't reach my database just now, so nothing was saved. Please try again in a minute."
+)
 
 
 def build_app(
@@ -34,8 +38,11 @@ def build_app(
     services = services or Services(
         settings=settings, database=Database.connect(settings.database_url)
     )
+    client = client or make_client(settings)
+    home = HomeFeed(services, client)
+    services.closers.append(home.close)
     app = AsyncApp(
-        client=client or make_client(settings),
+        client=client,
         signing_secret=settings.require_signing_secret() if http else None,
         request_verification_enabled=http,
         ignoring_self_events_enabled=True,
@@ -45,6 +52,7 @@ def build_app(
     @app.middleware
     async def inject_services(context: AsyncBoltContext, next: Any) -> BoltResponse | None:
         context["services"] = services
+        context["home"] = home
         if context.response_url:
             context["respond"] = SessionRespond(
                 response_url=context.response_url, session=services.http
@@ -63,12 +71,16 @@ async def _on_error(
     services: Services | None = context.get("services")
     if services is not None:
         services.metrics.errors.labels(type=type(error).__name__).inc()
+    locale = context.get("locale") or _default_locale(services)
     if isinstance(error, OkrbotError):
         log.info("user error: %s", error)
-        text = t(context.get("locale") or _default_locale(services), error.msgid, **error.params)
+        text = t(locale, error.msgid, **error.params)
+    elif isinstance(error, DatabaseUnavailable):
+        log.error("database unavailable: %s", error)
+        text = t(locale, DATABASE_DOWN)
     else:
         log.error("error while handling a Slack request", exc_info=error)
-        text = t(context.get("locale") or _default_locale(services), GENERIC_ERROR)
+        text = t(locale, GENERIC_ERROR)
     await _tell(context, body, text)
 
 

@@ -52,9 +52,13 @@ class Stage:
 
     async def home(self, user_id: str) -> None:
         self.say(f"{self.names[user_id]} opens okrbot's Home tab")
-        before = len(self.box.standin.calls_to("views.publish"))
+        def theirs(call: Call) -> bool:
+            return call.params.get("user_id") == user_id
+
+        before = len([c for c in self.box.standin.calls_to("views.publish") if theirs(c)])
         await self.box.sender.app_home_opened(user_id)
-        call = (await self.box.standin.wait_for("views.publish", count=before + 1))[-1]
+        calls = await self.box.standin.wait_for("views.publish", count=before + 1, where=theirs)
+        call = calls[-1]
         self.show(call, f"App Home of {self.names[user_id]}")
 
 

@@ -6,6 +6,7 @@ signed HTTP to `POST /slack/events`, and the app's Web API calls reach the stand
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -45,7 +46,9 @@ class Sandbox:
     async def command(
         self, command: str, text: str, *, user_id: str, channel_id: str = "C0GENERAL"
     ) -> Call:
-        """Send a signed slash command and return the answer it posted to its response_url."""
+        """Send a signed slash command and return its answer: the acknowledgement's body when
+        the app answered in it (an answer always says its `response_type`; a bare "queued"
+        note does not), else what the app posted to the response_url."""
         response_url = self.standin.response_url()
         before = len(self.standin.calls_to("response_url"))
         answer = await self.sender.slash_command(
@@ -53,6 +56,8 @@ class Sandbox:
         )
         if answer.status != 200:
             raise AssertionError(f"{command} {text!r} answered HTTP {answer.status}: {answer.body}")
+        if isinstance(answer.json, dict) and answer.json.get("response_type"):
+            return Call("ack", answer.json, time.monotonic(), answer.status, {"ok": True})
         calls = await self.standin.wait_for("response_url", count=before + 1)
         return calls[-1]
 

@@ -1,6 +1,13 @@
-"""`/okr` and `/kpi`: one dispatcher each, routing the first word to a subcommand."""
+"""`/okr` and `/kpi`: one dispatcher each, routing the first word to a subcommand.
+
+An answer ready within ANSWER_BUDGET goes back in the HTTP acknowledgement itself; a later one
+(a busy moment: the work waits its turn for the database, never fails for it) goes through the
+response_url, after an acknowledgement saying that it is queued.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -8,9 +15,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import ids
 from bot.blocks.help import build_help
+from bot.i18n import N_, t
+from bot.responder import AnswerInAck
 from bot.services import okrs
 from handlers import checkin, kpi, okr
 from handlers.common import Subcommand, caller, services_of
+
+# Slack waits 3 s for the acknowledgement; past this the answer follows by response_url.
+ANSWER_BUDGET = 1.5
+QUEUED = N_("Busy moment: your request is queued, and my answer will follow here shortly.")
 
 OKR_SUBCOMMANDS: dict[str, Subcommand] = {**okr.SUBCOMMANDS, **checkin.SUBCOMMANDS}
 KPI_SUBCOMMANDS: dict[str, Subcommand] = {**kpi.SUBCOMMANDS}
@@ -30,9 +43,27 @@ async def _dispatch(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
-    await ack()
-    who = await caller(context, client, command["user_id"])
     context["trigger_id"] = command.get("trigger_id")  # modals must open within 3 s of it
+    answer = AnswerInAck(ack=ack, respond=respond)
+    work = asyncio.create_task(_run_subcommand(table, command, answer, client, context))
+    await asyncio.wait({work}, timeout=ANSWER_BUDGET)
+    if not work.done():
+        locale = context.get("locale") or services_of(context).settings.okrbot_locale
+        await answer.ack_now(t(locale, QUEUED))
+    elif work.exception() is not None:
+        await answer.ack_now()  # the error handler answers through the response_url
+    await work
+    await answer.ack_now()  # a subcommand that only opened a modal or sent a DM
+
+
+async def _run_subcommand(
+    table: dict[str, Subcommand],
+    command: dict,
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    who = await caller(context, client, command["user_id"])
     word, rest = split_words(command.get("text", ""))
     handler = table.get(word)
     if handler is None:

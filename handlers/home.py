@@ -7,29 +7,26 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import ids
-from bot.blocks.home import build_home
 from bot.blocks.modals import build_kr_update
-from bot.services import kpis, okrs
+from bot.homefeed import HomeFeed, Reader
+from bot.services import okrs
 from handlers.common import Caller, caller, services_of
 
 
-async def refresh_home(context: AsyncBoltContext, who: Caller) -> None:
-    """Render and publish the Home tab of one user (after their changes, or when opened)."""
-    services = services_of(context)
-    db, ws, now = services.database, who.workspace_id, services.clock()
-    teams = await okrs.find_teams(database=db, workspace_id=ws, user_id=who.user_id)
-    mine = await okrs.my_items(database=db, workspace_id=ws, user_id=who.user_id, now=now)
-    statuses = await okrs.team_status(database=db, workspace_id=ws, teams=teams, now=now)
-    views = await kpis.kpi_views(database=db, workspace_id=ws, teams=teams)
-    names = {team.id or 0: team.name for team in teams}
-    view = build_home(mine, statuses, views, names, who.locale)
-    await context.client.views_publish(user_id=who.user_id, view=view)
+def home_changed(context: AsyncBoltContext, who: Caller) -> None:
+    """After a change by `who`: their Home tab is refreshed later, off this request."""
+    _feed(context).changed(Reader(who.workspace_id, who.user_id, who.locale))
 
 
 async def app_home_opened(event: dict, client: AsyncWebClient, context: AsyncBoltContext) -> None:
     """Serves the `app_home_opened` event: publishes the user's Home tab."""
     if event.get("tab", "home") == "home":
-        await refresh_home(context, await caller(context, client, event["user"]))
+        who = await caller(context, client, event["user"])
+        await _feed(context).opened(Reader(who.workspace_id, who.user_id, who.locale))
+
+
+def _feed(context: AsyncBoltContext) -> HomeFeed:
+    return context["home"]
 
 
 async def open_update(

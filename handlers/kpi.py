@@ -15,7 +15,7 @@ from bot.i18n import N_, t
 from bot.notify import announce_kpi_changes
 from bot.services import kpis, okrs, updates
 from handlers.common import Caller, say_no_team, services_of
-from handlers.home import refresh_home
+from handlers.home import home_changed
 
 LOG_USAGE = N_(
     "Write it as `/kpi log tickets 1180`, or with a period: `/kpi log tickets 1180 2026-11`."
@@ -70,7 +70,7 @@ async def log(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncR
     )
     await respond(**build_changes(changes, who.locale).as_kwargs(), response_type="ephemeral")
     await announce_kpi_changes(context.client, services, who.workspace_id, changes)
-    await refresh_home(context, who)
+    home_changed(context, who)
 
 
 async def add(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond) -> None:

@@ -16,7 +16,7 @@ from bot.i18n import N_, t
 from bot.services import okrs, updates
 from bot.services.container import Services
 from handlers.common import Caller, say_no_team, services_of
-from handlers.home import refresh_home
+from handlers.home import home_changed
 from storage.models import Team
 
 UPDATE_USAGE = N_(
@@ -88,7 +88,7 @@ async def update(who: Caller, rest: str, context: AsyncBoltContext, respond: Asy
         now=services.clock(),
     )
     await respond(**build_changes([change], who.locale).as_kwargs(), response_type="ephemeral")
-    await refresh_home(context, who)
+    home_changed(context, who)
 
 
 async def history(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond) -> None:

@@ -20,7 +20,7 @@ from bot.errors import OkrbotError
 from bot.i18n import t
 from bot.services import create, okrs, updates
 from handlers.common import Caller, caller, services_of
-from handlers.home import refresh_home
+from handlers.home import home_changed
 
 
 async def _team_ids(context: AsyncBoltContext, who: Caller) -> set[int]:
@@ -64,7 +64,7 @@ async def okr_add(
         ids=short_ids,
     )
     await client.chat_postMessage(channel=who.user_id, text=text)
-    await refresh_home(context, who)
+    home_changed(context, who)
 
 
 async def kpi_add(
@@ -93,7 +93,7 @@ async def kpi_add(
         name=parsed.name.replace("<", "&lt;"),
     )
     await client.chat_postMessage(channel=who.user_id, text=text)
-    await refresh_home(context, who)
+    home_changed(context, who)
 
 
 async def kr_update(
@@ -124,7 +124,7 @@ async def kr_update(
     await client.chat_postMessage(
         channel=who.user_id, **build_changes([change], who.locale).as_kwargs()
     )
-    await refresh_home(context, who)
+    home_changed(context, who)
 
 
 VIEWS = {ids.VIEW_OKR_ADD: okr_add, ids.VIEW_KPI_ADD: kpi_add, ids.VIEW_KR_UPDATE: kr_update}

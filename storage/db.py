@@ -1,22 +1,61 @@
-"""Async engines and units of work, for SQLite (embedded default) and PostgreSQL."""
+"""Async engines and units of work, for SQLite (embedded default) and PostgreSQL.
+
+Under a burst (a round prompts everyone, everyone answers in the same minutes) nothing here may
+fail for being busy. So every unit of work first takes a slot: writes and reads have separate
+slots, fewer in all than the pool holds, so a unit never waits on the pool (whose time-out
+would lose the work) and reads never queue behind a backlog of writes. On SQLite there is one
+write slot, and a write unit starts with `BEGIN IMMEDIATE`: writers take turns in the process
+and wait on the file lock across processes, so "database is locked" cannot surface. A failure
+that another attempt may not meet (a lock, a serialization failure, a deadlock, a dropped
+connection) is retried from the start of the unit by `transact()`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, exc, text
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+log = logging.getLogger("okrbot.db")
+
+T = TypeVar("T")
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "postgresql": "postgresql+asyncpg",
     "postgres": "postgresql+asyncpg",
 }
+
+# Connections each process keeps; three replicas fit PostgreSQL's default 100 connections.
+POOL_SIZE = 20
+# Slots for units of work: together below POOL_SIZE, so that the scheduler, `/healthz` and a
+# migration always find a connection too.
+READ_SLOTS = 10
+WRITE_SLOTS = 6
+# A transient failure is tried again this many times in all, with jittered exponential
+# backoff from RETRY_FIRST_DELAY; past that the database is taken to be unavailable.
+ATTEMPTS = 10
+RETRY_FIRST_DELAY = 0.02
+RETRY_MAX_DELAY = 5.0
+# Execution option marking the connections of write units (SQLite begins them IMMEDIATE).
+_WRITE_OPTION = "okrbot_write"
+# PostgreSQL SQLSTATEs worth another attempt: serialization failure, deadlock, lock not
+# available, and the server shutting down or restarting.
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
+_SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not take a unit of work after every retry; nothing was written."""
 
 
 def async_url(url: str) -> str:
@@ -30,52 +69,115 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).drivername.startswith("sqlite")
 
 
+def is_transient(error: BaseException) -> bool:
+    """True for a failure that the same unit of work may not meet on another attempt."""
+    if isinstance(error, exc.TimeoutError | ConnectionError):
+        return True
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        if sqlstate is not None:
+            return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")
+        message = str(error.orig).lower()
+        return isinstance(error, exc.OperationalError) and any(m in message for m in _SQLITE_BUSY)
+    return False
+
+
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run while the one writer commits; busy_timeout waits instead of failing
-    # when two writers meet (the scheduler and a handler, say).
+    # WAL lets readers run while the one writer commits; busy_timeout waits for a writer of
+    # another process (`okrbot checkin start` beside `okrbot run`) instead of failing.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    # The driver's own implicit BEGIN is always DEFERRED; `_begin_sqlite` says BEGIN itself.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    # A deferred transaction that later writes may find the file changed under it and fail at
+    # once (no busy wait helps). A write unit therefore takes the write lock when it begins.
+    immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine for `url`, tuned for its backend."""
     if is_sqlite(url):
-        # Enough pooled connections for a burst of requests: an overflow connection is closed
-        # when returned, and opening one (a thread, the file, four pragmas) is costly.
-        engine = create_async_engine(async_url(url), echo=echo, pool_size=20, max_overflow=10)
+        # Enough pooled connections for every slot: an overflow connection is closed when
+        # returned, and opening one (a thread, the file, four pragmas) is costly.
+        engine = create_async_engine(
+            async_url(url), echo=echo, pool_size=POOL_SIZE, max_overflow=10
+        )
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
+        event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
-    # 20 kept connections per replica (30 at a burst) fit PostgreSQL's default 100 for three
-    # replicas; pre-ping turns a connection the server dropped into a fresh one, not an error.
+    # Pre-ping turns a connection the server dropped into a fresh one, not an error.
     return create_async_engine(
-        async_url(url), echo=echo, pool_size=20, max_overflow=10, pool_pre_ping=True
+        async_url(url), echo=echo, pool_size=POOL_SIZE, max_overflow=10, pool_pre_ping=True
     )
+
+
+class Slots:
+    """At most `size` holders at once; the others wait in arrival order, never time out."""
+
+    def __init__(self, size: int) -> None:
+        self._semaphore = asyncio.Semaphore(size)
+        self.waiting = 0
+
+    async def __aenter__(self) -> None:
+        self.waiting += 1
+        try:
+            await self._semaphore.acquire()
+        finally:
+            self.waiting -= 1
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._semaphore.release()
 
 
 @dataclass
 class Database:
-    """The engine and the session factory; services open their own unit of work from it."""
+    """The engine and the session factories; services open their own unit of work from it."""
 
     url: str
     engine: AsyncEngine
+    read_slots: int = READ_SLOTS
+    write_slots: int = WRITE_SLOTS
+    _reads: Slots = field(init=False, repr=False)
+    _writes: Slots = field(init=False, repr=False)
 
     @classmethod
     def connect(cls, url: str, *, echo: bool = False) -> Database:
         return cls(url=url, engine=create_engine(url, echo=echo))
 
     def __post_init__(self) -> None:
-        self._sessions = async_sessionmaker(
+        writer = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._write_sessions = async_sessionmaker(
+            writer, class_=AsyncSession, expire_on_commit=False
+        )
+        self._read_sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
+        self._reads = Slots(self.read_slots)
+        # SQLite has one writer at a time whatever we do: let them take turns here, in order.
+        self._writes = Slots(1 if is_sqlite(self.url) else self.write_slots)
+
+    @property
+    def waiting(self) -> dict[str, int]:
+        """Units of work waiting for a slot, by kind (for `/metrics`)."""
+        return {"read": self._reads.waiting, "write": self._writes.waiting}
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: commits on success, rolls back on any error."""
-        async with self._sessions() as session:
+        """A write unit of work: commits on success, rolls back on any error.
+
+        Waits for a write slot rather than failing when many are busy. The body runs once:
+        use `transact()` where a transient failure should be tried again."""
+        async with self._writes, self._write_sessions() as session:
             try:
                 yield session
                 await session.commit()
@@ -85,9 +187,30 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only unit of work: nothing to commit, so no commit round trip (hot paths)."""
-        async with self._sessions() as session:
+        """A read-only unit of work, on its own slots so reads never queue behind writes;
+        nothing to commit, so no commit round trip (hot paths)."""
+        async with self._reads, self._read_sessions() as session:
             yield session
+
+    async def transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` in a write unit, again from the start after a transient failure.
+
+        `work` must only touch the database (a retried unit must not have told anyone
+        anything). Raises DatabaseUnavailable when every attempt failed that way."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with self.session() as session:
+                    return await work(session)
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                if attempt == ATTEMPTS:
+                    raise DatabaseUnavailable(str(error)) from error
+                delay = min(RETRY_MAX_DELAY, RETRY_FIRST_DELAY * 2 ** (attempt - 1))
+                delay *= 0.5 + random.random()  # replicas retrying together should not collide
+                log.warning("transient database failure (attempt %s): %s", attempt, error)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def ping(self) -> None:
         """Raise if the database does not answer."""

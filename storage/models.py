@@ -49,6 +49,8 @@ class Person(SQLModel, table=True):
     timezone: str | None = Field(default=None, max_length=64)
     away_until: dt.date | None = None
     deactivated: bool = False
+    # Set when the person first opens okrbot's Home tab: only their tab is kept fresh.
+    home_opened_at: dt.datetime | None = None
 
 
 class Cycle(SQLModel, table=True):

@@ -3,6 +3,7 @@ against the real app and the Slack stand-in, on both databases."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlmodel import select
 
+from bot.homefeed import DELAY
 from bot.sandbox import Sandbox, blocks_of, sandbox
 from bot.seed import load_seed
 from storage.models import KeyResult, Kpi, KrUpdate, Objective
@@ -48,12 +50,36 @@ async def test_mine_lists_the_callers_krs_and_initiatives(box: Sandbox) -> None:
     assert "Add chat to the mobile app (KR-1) — sedang berjalan" in text  # Bob reads Indonesian
 
 
-async def test_owner_updates_a_kr_and_home_is_refreshed(box: Sandbox) -> None:
-    text = text_of(await box.command("/okr", "update KR-1 76 good week", user_id="U0ALICE"))
+async def test_owner_updates_a_kr_answered_in_the_ack(box: Sandbox) -> None:
+    call = await box.command("/okr", "update KR-1 76 good week", user_id="U0ALICE")
+    assert call.method == "ack"  # ready within the budget: no response_url round trip
+    text = text_of(call)
     assert "74 points → 76 points" in text and "60%" in text and "on track" in text
     assert (await kr(box, 1)).current == 76
-    (publish,) = await box.standin.wait_for("views.publish")
-    assert "76 points / 80 points" in str(blocks_of(publish))
+    assert box.standin.calls_to("response_url") == []
+
+
+def home_of(user: str):
+    return lambda call: call.params.get("user_id") == user
+
+
+async def test_home_is_refreshed_once_for_a_run_of_changes_by_who_opened_it(box: Sandbox) -> None:
+    await box.sender.app_home_opened("U0ALICE")
+    await box.standin.wait_for("views.publish", where=home_of("U0ALICE"))
+    for value in (75, 76, 77):
+        await box.command("/okr", f"update KR-1 {value}", user_id="U0ALICE")
+    calls = await box.standin.wait_for(
+        "views.publish", count=2, where=home_of("U0ALICE"), timeout=15
+    )
+    assert "77 points / 80 points" in str(blocks_of(calls[-1]))
+    await asyncio.sleep(DELAY + 0.5)  # nothing more is coming: the three changes made one
+    assert len(box.standin.calls_to("views.publish")) == 2
+
+
+async def test_no_home_publish_for_who_never_opened_it(box: Sandbox) -> None:
+    await box.command("/okr", "update reply time 4.5h", user_id="U0BOB")
+    await asyncio.sleep(DELAY + 1.0)
+    assert box.standin.calls_to("views.publish") == []
 
 
 async def test_update_by_alias_of_a_decreasing_kr(box: Sandbox) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.config import Settings
@@ -26,6 +26,8 @@ class Services:
     # People's languages, read once per process: every request needs one, and they rarely change.
     locales: dict[tuple[str, str], str] = field(default_factory=dict)
     http: SharedSession = field(default_factory=SharedSession)
+    # Background work to stop at shutdown, after in-flight listeners are done (the Home feed).
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def track(self, task: asyncio.Task[None]) -> None:
         """Remember a running listener, so shutdown can wait for it (see `drain`)."""
@@ -33,8 +35,11 @@ class Services:
         task.add_done_callback(self.inflight.discard)
 
     async def close(self) -> None:
-        """Wait for in-flight listeners, then release the HTTP session and the database."""
+        """Wait for in-flight listeners, stop background work, then release the HTTP session
+        and the database."""
         await self.drain()
+        for close in self.closers:
+            await close()
         await self.http.close()
         await self.database.dispose()
 

@@ -764,13 +764,13 @@ def _recipients(loaded: _Loaded) -> tuple[Recipient, ...]:
 
 async def get_team(*, database: Database, team_id: int) -> Team | None:
     """A team by id, for the digest jobs' schedule and timezone."""
-    async with database.session() as session:
+    async with database.read() as session:
         return await session.get(Team, team_id)
 
 
 async def digest_teams(*, database: Database, workspace_id: str) -> list[tuple[int, str]]:
     """The (id, name) of each team with a digest schedule, by name."""
-    async with database.session() as session:
+    async with database.read() as session:
         query = (
             select(Team.id, Team.name)
             .where(Team.workspace_id == workspace_id, col(Team.digest_schedule).is_not(None))
@@ -781,7 +781,7 @@ async def digest_teams(*, database: Database, workspace_id: str) -> list[tuple[i
 
 async def team_of_round(*, database: Database, round_id: int) -> int | None:
     """The team a check-in round belongs to."""
-    async with database.session() as session:
+    async with database.read() as session:
         checkin = await session.get(CheckinRound, round_id)
     return checkin.team_id if checkin else None
 

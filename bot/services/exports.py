@@ -30,7 +30,7 @@ from storage.models import (
 
 async def export_data(*, database: Database, workspace_id: str) -> dict[str, Any]:
     """Everything of the workspace's latest cycle, shaped like an import file."""
-    async with database.session() as session:
+    async with database.read() as session:
         cycle = (
             await session.exec(
                 select(Cycle)

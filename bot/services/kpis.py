@@ -67,7 +67,7 @@ async def kpi_views(
     owner_id: str | None = None,
 ) -> list[KpiView]:
     """KPIs of the given teams (or owned by `owner_id`) with their recent series: two queries."""
-    async with database.session() as session:
+    async with database.read() as session:
         query = select(Kpi).where(Kpi.workspace_id == workspace_id)
         if owner_id is not None:
             query = query.where(Kpi.owner_id == owner_id)
@@ -93,7 +93,7 @@ async def kpi_views(
 async def find_kpi(*, database: Database, workspace_id: str, ref: str) -> Kpi:
     """The KPI a person means: its name, an alias, or words of its name."""
     wanted = ref.strip().casefold()
-    async with database.session() as session:
+    async with database.read() as session:
         kpis = (await session.exec(select(Kpi).where(Kpi.workspace_id == workspace_id))).all()
     exact = [k for k in kpis if wanted in {k.name.casefold(), *(a.casefold() for a in k.aliases)}]
     found = exact or [k for k in kpis if wanted and wanted in k.name.casefold()]

@@ -161,7 +161,7 @@ async def find_teams(
     name: str | None = None,
 ) -> list[Team]:
     """The teams a request means: the named team, else the channel's, else the caller's."""
-    async with database.session() as session:
+    async with database.read() as session:
         return await _find_teams(session, workspace_id, user_id, channel_id, name)
 
 
@@ -306,7 +306,7 @@ def _assemble(rows: Sequence[Any], now: dt.datetime) -> list[TeamStatus]:
 
 async def teams_by_id(*, database: Database, workspace_id: str, team_ids: set[int]) -> list[Team]:
     """The workspace's teams with these ids, by name."""
-    async with database.session() as session:
+    async with database.read() as session:
         query = select(Team).where(Team.workspace_id == workspace_id, col(Team.id).in_(team_ids))
         return list((await session.exec(query.order_by(col(Team.name)))).all())
 
@@ -325,7 +325,7 @@ async def find_kr(*, database: Database, workspace_id: str, ref: str, user_id: s
     Among several matches, the caller's own KRs win; still several is an error listing them.
     """
     ref = ref.strip()
-    async with database.session() as session:
+    async with database.read() as session:
         number = _KR_REF.match(ref)
         if number:
             query = select(KeyResult).where(
@@ -368,7 +368,7 @@ async def my_items(
     *, database: Database, workspace_id: str, user_id: str, now: dt.datetime
 ) -> Mine:
     """The caller's KRs and initiatives in the current cycle: three queries."""
-    async with database.session() as session:
+    async with database.read() as session:
         cycle = await current_cycle(session, workspace_id, now.date())
         if cycle is None:
             return Mine((), (), 0.0)
@@ -410,7 +410,7 @@ async def kr_history(
     *, database: Database, kr: KeyResult, limit: int = 25
 ) -> tuple[list[HistoryEntry], int]:
     """The latest changes to a KR (newest first) and how many there are in all."""
-    async with database.session() as session:
+    async with database.read() as session:
         total = (
             await session.exec(
                 select(func.count()).select_from(KrUpdate).where(KrUpdate.kr_id == kr.id)
@@ -443,7 +443,7 @@ async def kr_history(
 
 async def get_kr(*, database: Database, workspace_id: str, kr_id: int) -> KeyResult:
     """One KR of the workspace, by id."""
-    async with database.session() as session:
+    async with database.read() as session:
         kr = await session.get(KeyResult, kr_id)
     if kr is None or kr.workspace_id != workspace_id:
         raise NotFound(what=f"KR #{kr_id}")

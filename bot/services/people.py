@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
 from storage.models import Person, Workspace
@@ -11,7 +16,7 @@ from storage.models import Person, Workspace
 
 async def known_locale(*, database: Database, workspace_id: str, user_id: str) -> str | None:
     """The language remembered for a person, or None if okrbot has not asked Slack yet."""
-    async with database.session() as session:
+    async with database.read() as session:
         query = select(Person.locale).where(
             Person.workspace_id == workspace_id, Person.user_id == user_id
         )
@@ -46,3 +51,35 @@ async def remember_person(
         except IntegrityError:
             # Another request inserted the same workspace or person first; the retry updates it.
             continue
+
+
+async def mark_home_opened(
+    *, database: Database, workspace_id: str, user_id: str, now: dt.datetime
+) -> None:
+    """Remember that a person looks at okrbot's Home tab (the first time only)."""
+
+    async def mark(session: AsyncSession) -> None:
+        await session.exec(
+            update(Person)
+            .where(
+                col(Person.workspace_id) == workspace_id,
+                col(Person.user_id) == user_id,
+                col(Person.home_opened_at).is_(None),
+            )
+            .values(home_opened_at=now)
+        )  # type: ignore[call-overload]
+
+    await database.transact(mark)
+
+
+async def opened_home(
+    *, database: Database, workspace_id: str, user_ids: Iterable[str]
+) -> set[str]:
+    """Which of these people have ever opened okrbot's Home tab."""
+    async with database.read() as session:
+        query = select(Person.user_id).where(
+            Person.workspace_id == workspace_id,
+            col(Person.user_id).in_(list(user_ids)),
+            col(Person.home_opened_at).is_not(None),
+        )
+        return set((await session.exec(query)).all())

@@ -173,8 +173,8 @@ async def update_kr(
     now: dt.datetime | None = None,
 ) -> Change:
     """Record a new value (and/or confidence, status, note) for a KR the actor may change."""
-    async with database.session() as session:
-        return await apply_kr_update(
+    return await database.transact(
+        lambda session: apply_kr_update(
             session,
             actor=actor,
             kr_id=kr_id,
@@ -185,6 +185,7 @@ async def update_kr(
             origin=origin,
             now=now,
         )
+    )
 
 
 async def apply_kr_update(
@@ -227,8 +228,8 @@ async def log_kpi(
     now: dt.datetime | None = None,
 ) -> list[Change]:
     """Record a KPI value for a period (default: the current one); linked KRs move with it."""
-    async with database.session() as session:
-        return await apply_kpi_log(
+    return await database.transact(
+        lambda session: apply_kpi_log(
             session,
             actor=actor,
             kpi_id=kpi_id,
@@ -238,6 +239,7 @@ async def log_kpi(
             origin=origin,
             now=now,
         )
+    )
 
 
 async def apply_kpi_log(
@@ -324,8 +326,8 @@ async def set_initiative_status(
     origin: Origin = Origin(),
 ) -> Change:
     """Move an initiative (planned, in progress, done, dropped)."""
-    async with database.session() as session:
-        return await apply_initiative_status(
+    return await database.transact(
+        lambda session: apply_initiative_status(
             session,
             actor=actor,
             initiative_id=initiative_id,
@@ -333,6 +335,7 @@ async def set_initiative_status(
             note=note,
             origin=origin,
         )
+    )
 
 
 async def apply_initiative_status(
@@ -375,7 +378,8 @@ async def undo_reply(*, database: Database, actor: Actor, reply_id: int) -> list
     """Revert exactly what one DM reply recorded (its KR, KPI and initiative changes).
 
     Only the person who wrote the reply may undo it; undoing twice changes nothing."""
-    async with database.session() as session:
+
+    async def undo(session: AsyncSession) -> list[Change]:
         reply = await session.get(ReplyMessage, reply_id)
         if reply is None or reply.workspace_id != actor.workspace_id:
             raise NotFound(what=f"reply #{reply_id}")
@@ -384,6 +388,8 @@ async def undo_reply(*, database: Database, actor: Actor, reply_id: int) -> list
         reply.undone_at = reply.undone_at or utcnow()
         session.add(reply)
         return await revert_reply(session, reply_id)
+
+    return await database.transact(undo)
 
 
 async def revert_reply(session: AsyncSession, reply_id: int) -> list[Change]:
