@@ -360,9 +360,11 @@ async def _activity(database: Database) -> tuple[int, ...]:
         )
 
 
-async def settle(bench: Bench, quiet: float = 2.0, limit: float = 120.0) -> float:
-    """Waits until neither the database nor the stand-in has moved for `quiet` seconds (at
-    most `limit`); returns the seconds waited."""
+async def settle(bench: Bench, limit: float = 120.0) -> float:
+    """Waits until neither the database nor the stand-in has moved for `--quiet` seconds (at
+    most `limit`): what the app still does for earlier requests must neither count as lost
+    nor slow the next phase. Returns the seconds waited."""
+    quiet = bench.args.quiet
     began = time.monotonic()
     last = (len(bench.standin.calls), await _activity(bench.database))
     still_since = began
@@ -525,22 +527,29 @@ async def kr_currents(database: Database) -> dict[str, float]:
 
 
 class Confirmations:
-    """Futures for the app's answers in a reply's thread (chat.postMessage with thread_ts)."""
+    """Futures for the app's answers to replies: the confirmation in the reply's thread
+    (chat.postMessage with its thread_ts), or the generic error shown to the member."""
 
     def __init__(self, standin: SlackStandin) -> None:
         self.waiting: dict[str, asyncio.Future[Call]] = {}
+        self.members: dict[str, str] = {}  # member -> ts of the reply they wait on
         standin.subscribe(self._seen)
 
     def _seen(self, call: Call) -> None:
-        if call.method != "chat.postMessage":
-            return
-        future = self.waiting.pop(str(call.params.get("thread_ts")), None)
+        if call.method == "chat.postMessage":
+            self._resolve(str(call.params.get("thread_ts")), call)
+        elif call.method == "chat.postEphemeral" and went_wrong(call.params):
+            self._resolve(self.members.get(str(call.params.get("user")), ""), call)
+
+    def _resolve(self, ts: str, call: Call) -> None:
+        future = self.waiting.pop(ts, None)
         if future is not None and not future.done():
             future.set_result(call)
 
-    def expect(self, ts: str) -> asyncio.Future[Call]:
+    def expect(self, member: str, ts: str) -> asyncio.Future[Call]:
         future = asyncio.get_running_loop().create_future()
         self.waiting[ts] = future
+        self.members[member] = ts
         return future
 
 
@@ -549,7 +558,7 @@ async def send_reply(
 ) -> tuple[str, Outcome]:
     """A member's reply in their DM; its ts and the time until its confirmation."""
     ts = bench.sender.clock.next()
-    confirmed = confirmations.expect(ts)
+    confirmed = confirmations.expect(prompt.user, ts)
     async with gate:
         started = time.monotonic()
         try:
@@ -733,6 +742,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--floor-requests", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=50.0, help="open-loop updates per second")
     parser.add_argument("--duration", type=float, default=10.0, help="open-loop seconds")
+    parser.add_argument(
+        "--quiet", type=float, default=2.0, help="seconds without writes that mean the app is done"
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for an answer")
     parser.add_argument(
         "--phases", default=",".join(PHASES), help="comma-separated, of: " + ", ".join(PHASES)
