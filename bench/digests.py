@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import event, insert
 
+from bench.common import machine
 from bot.blocks.digest import build_digest
 from bot.charts import digest_chart
 from bot.notify import send_digest
@@ -50,20 +49,6 @@ NOW = dt.datetime(2026, 11, 17, 5, 0, tzinfo=dt.UTC)
 OBJECTIVES, KRS_PER_OBJECTIVE, MEMBERS, ROUNDS, KPIS, PERIODS = 2, 5, 5, 3, 2, 6
 STATES = ("answered", "answered", "sent", "skipped", "away")
 BATCH = 5000
-
-
-def machine() -> str:
-    """CPU count and model, system and Python, for the figures' context."""
-    cpu = platform.processor() or platform.machine()
-    info = Path("/proc/cpuinfo")
-    for line in info.read_text().splitlines() if info.exists() else []:
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return (
-        f"{os.cpu_count()} CPUs ({cpu}, {platform.machine()}), "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
-    )
 
 
 def member(team_id: int, index: int) -> str:
