@@ -847,23 +847,14 @@ async def missed_slot(
 async def take_reply(
     *, database: Database, message: IncomingReply, now: dt.datetime
 ) -> ReplyResult | None:
-    """Read a DM and record what it says, all in one unit of work. None for a Slack retry or a
-    message already recorded (event id and (channel, ts) are unique rows)."""
+    """Read a DM and record what it says. None for a Slack retry or a message already recorded
+    (event id and (channel, ts) are unique rows).
+
+    The reading (the member's items, the reader) is done in a read unit; only recording it
+    takes a write unit, so a burst of replies queues for the writer as briefly as it can."""
+    reading = await _read(database, message, now)
     try:
-        async with database.session() as session:
-            if not await _first_delivery(session, message):
-                return None
-            reply = ReplyMessage(
-                workspace_id=message.workspace_id,
-                channel_id=message.channel_id,
-                ts=message.ts,
-                user_id=message.user_id,
-                text=message.text[:40000],
-                received_at=now,
-            )
-            session.add(reply)
-            await session.flush()
-            return await _read_and_apply(session, reply, message, now)
+        return await database.transact(lambda session: _record_new(session, message, reading))
     except IntegrityError:
         return None
 
@@ -873,22 +864,83 @@ async def retake_reply(
 ) -> ReplyResult | None:
     """An edited DM: revert what it recorded, then record the edited text in its place. A
     message never seen before is taken as new; an edit that leaves the text alone is ignored."""
+    reading = await _read(database, message, now)
     try:
-        async with database.session() as session:
-            if not await _first_delivery(session, message):
-                return None
-            reply = await _reply_at(session, message.channel_id, message.ts)
-            if reply is not None and reply.text == message.text:
-                return None
-            if reply is not None:
-                await revert_reply(session, reply.id or 0)
-                reply.text, reply.edited_at, reply.undone_at = message.text[:40000], now, None
-                session.add(reply)
-                return await _read_and_apply(session, reply, message, now)
+        result = await database.transact(
+            lambda session: _record_edit(session, message, reading, now)
+        )
     except IntegrityError:
         return None
+    if result is not _UNSEEN:
+        return result
     unseen = dataclasses.replace(message, event_id=None)  # its event id was claimed above
     return await take_reply(database=database, message=unseen, now=now)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """A reply read against the member's items, before anything is recorded."""
+
+    prompt_id: int | None
+    round_id: int | None
+    items: tuple[CheckinItem, ...]
+    reading: Reading | None
+    received_at: dt.datetime
+
+
+# Returned by `_record_edit` for an edit of a message okrbot never recorded.
+_UNSEEN = ReplyResult(0, None, ())
+
+
+async def _read(database: Database, message: IncomingReply, now: dt.datetime) -> _Reading:
+    """The prompt a reply answers, the member's items, and what the reply says of them."""
+    async with database.read() as session:
+        prompt = await _answered_prompt(session, message, now)
+        round_ = await session.get(CheckinRound, prompt.round_id) if prompt else None
+        team_id = round_.team_id if round_ else None
+        items = await member_items(session, message.workspace_id, message.user_id, team_id, now)
+        person = await _person(session, message.workspace_id, message.user_id)
+    if not items:
+        return _Reading(None, round_.id if round_ else None, (), None, now)
+    locale = person.locale if person and person.locale else "en"
+    reading = read_reply(message.text, [item.for_reader() for item in items], locale=locale)
+    return _Reading(
+        prompt.id if prompt else None, prompt.round_id if prompt else None, items, reading, now
+    )
+
+
+async def _record_new(
+    session: AsyncSession, message: IncomingReply, reading: _Reading
+) -> ReplyResult | None:
+    if not await _first_delivery(session, message):
+        return None
+    reply = ReplyMessage(
+        workspace_id=message.workspace_id,
+        channel_id=message.channel_id,
+        ts=message.ts,
+        user_id=message.user_id,
+        text=message.text[:40000],
+        received_at=reading.received_at,
+    )
+    session.add(reply)
+    await session.flush()
+    return await _apply(session, reply, message, reading)
+
+
+async def _record_edit(
+    session: AsyncSession, message: IncomingReply, reading: _Reading, now: dt.datetime
+) -> ReplyResult | None:
+    if not await _first_delivery(session, message):
+        return None
+    reply = await _reply_at(session, message.channel_id, message.ts)
+    if reply is None:
+        return _UNSEEN
+    if reply.text == message.text:
+        return None
+    await revert_reply(session, reply.id or 0)
+    reply.text, reply.edited_at, reply.undone_at = message.text[:40000], now, None
+    session.add(reply)
+    return await _apply(session, reply, message, reading)
 
 
 async def _first_delivery(session: AsyncSession, message: IncomingReply) -> bool:
@@ -909,31 +961,26 @@ async def _reply_at(session: AsyncSession, channel_id: str, ts: str) -> ReplyMes
     return (await session.exec(query)).first()
 
 
-async def _read_and_apply(
-    session: AsyncSession, reply: ReplyMessage, message: IncomingReply, now: dt.datetime
+async def _apply(
+    session: AsyncSession, reply: ReplyMessage, message: IncomingReply, read: _Reading
 ) -> ReplyResult:
-    """Read the text against the member's items (those of the round it answers) and apply it."""
-    prompt = await _answered_prompt(session, message, now)
-    round_ = await session.get(CheckinRound, prompt.round_id) if prompt else None
-    team_id = round_.team_id if round_ else None
-    items = await member_items(session, message.workspace_id, message.user_id, team_id, now)
-    reply.round_id = round_.id if round_ else reply.round_id
+    """Record what the reading found: the items' updates, the prompt answered."""
+    reply.round_id = read.round_id if read.round_id is not None else reply.round_id
     session.add(reply)
-    if not items:
+    if read.reading is None:
         return ReplyResult(reply.id or 0, reply.round_id, (), answer_ts=reply.answer_ts)
-    person = await _person(session, message.workspace_id, message.user_id)
-    locale = person.locale if person and person.locale else "en"
-    reading = read_reply(message.text, [item.for_reader() for item in items], locale=locale)
+    reading, now = read.reading, read.received_at
     origin = Origin(round_id=reply.round_id, reply_id=reply.id, message_ts=reply.ts)
     actor = Actor(message.workspace_id, message.user_id, Source.DM)
-    applied = await _apply_reading(session, reading, items, actor, origin, now)
+    applied = await _apply_reading(session, reading, read.items, actor, origin, now)
+    prompt = await session.get(CheckinPrompt, read.prompt_id) if read.prompt_id else None
     if prompt is not None:
         _mark_answered(session, prompt, reading, now)
-    _reactivate(session, person)
+    _reactivate(session, await _person(session, message.workspace_id, message.user_id))
     return ReplyResult(
         reply.id or 0,
         reply.round_id,
-        items,
+        read.items,
         tuple(applied.changes),
         reading.unread,
         reading.skip,

@@ -116,7 +116,11 @@ async def _check_kr(
 async def _kr_status(
     session: AsyncSession, kr: KeyResult, now: dt.datetime
 ) -> tuple[float, KrStatus]:
-    cycle = await current_cycle(session, kr.workspace_id, now.date())
+    # A reply updates several KRs in one unit of work: ask for the cycle once per unit.
+    key = ("current_cycle", kr.workspace_id, now.date())
+    if key not in session.info:
+        session.info[key] = await current_cycle(session, kr.workspace_id, now.date())
+    cycle = session.info[key]
     expected = expected_progress(cycle.start, cycle.end, now) if cycle else 0.0
     progress = kr_progress(kr.start, kr.target, kr.current)
     return progress, kr_status(progress, expected, confidence=kr.confidence, explicit=kr.status)
