@@ -662,7 +662,6 @@ class _Index:
     first_tokens: frozenset[str]
     max_len: int
     known: Mapping[int, frozenset[str]]  # words that may sit beside the item's value
-    titles: Mapping[int, re.Pattern[str]]
     units: Mapping[int, tuple[str, ...]]
 
 
@@ -696,7 +695,6 @@ def _build_index(items: tuple[Item, ...]) -> _Index:
         first_tokens=frozenset(phrase[0] for phrase in phrases),
         max_len=max((len(phrase) for phrase in phrases), default=0),
         known={n: _known_words(item) for n, item in by_n.items()},
-        titles={n: _title_regex(item.title) for n, item in by_n.items()},
         units={n: _tokens(item.unit) for n, item in by_n.items()},
     )
 
@@ -738,8 +736,11 @@ def _known_words(item: Item) -> frozenset[str]:
     return frozenset(token for token in tokens if token.isalpha())
 
 
+@lru_cache(maxsize=4096)
 def _title_regex(title: str) -> re.Pattern[str]:
-    """The item's own title, as someone pasting the prompt line back would write it."""
+    """The item's own title, as someone pasting the prompt line back would write it. Compiled
+    only for an item a reply names (compiling one for every item cost more than the rest of
+    the reading), and kept: the same titles come back every round."""
     words = re.findall(r"\w+", title)
     if len(words) < 2:
         return re.compile(r"(?!x)x")
@@ -1555,7 +1556,7 @@ def _anchored_segment(
 ) -> _Segment:
     """The text after a name up to the next one, without a pasted copy of the title."""
     index = context.index
-    text = index.titles[n].sub(" ", line.text[anchor.end : end])
+    text = _title_regex(index.items[n].title).sub(" ", line.text[anchor.end : end])
     if text.startswith("-") and anchor.end and line.text[anchor.end - 1].isalnum():
         text = " " + text[1:]  # "nps-74": a hyphen stuck to the name separates, it is no sign
     return _Segment(

@@ -886,6 +886,7 @@ class _Reading:
     items: tuple[CheckinItem, ...]
     reading: Reading | None
     received_at: dt.datetime
+    deactivated: bool = False  # the writer was marked deactivated: evidently not any more
 
 
 # Returned by `_record_edit` for an edit of a message okrbot never recorded.
@@ -905,7 +906,12 @@ async def _read(database: Database, message: IncomingReply, now: dt.datetime) ->
     locale = person.locale if person and person.locale else "en"
     reading = read_reply(message.text, [item.for_reader() for item in items], locale=locale)
     return _Reading(
-        prompt.id if prompt else None, prompt.round_id if prompt else None, items, reading, now
+        prompt.id if prompt else None,
+        prompt.round_id if prompt else None,
+        items,
+        reading,
+        now,
+        deactivated=bool(person and person.deactivated),
     )
 
 
@@ -976,7 +982,8 @@ async def _apply(
     prompt = await session.get(CheckinPrompt, read.prompt_id) if read.prompt_id else None
     if prompt is not None:
         _mark_answered(session, prompt, reading, now)
-    _reactivate(session, await _person(session, message.workspace_id, message.user_id))
+    if read.deactivated:
+        await _reactivate(session, message.workspace_id, message.user_id)
     return ReplyResult(
         reply.id or 0,
         reply.round_id,
@@ -1024,11 +1031,13 @@ def _mark_answered(
     session.add(prompt)
 
 
-def _reactivate(session: AsyncSession, person: Person | None) -> None:
+async def _reactivate(session: AsyncSession, workspace_id: str, user_id: str) -> None:
     """Someone who writes to the bot is evidently not deactivated any more."""
-    if person is not None and person.deactivated:
-        person.deactivated = False
-        session.add(person)
+    await session.exec(
+        update(Person)
+        .where(col(Person.workspace_id) == workspace_id, col(Person.user_id) == user_id)
+        .values(deactivated=False)
+    )  # type: ignore[call-overload]
 
 
 async def _apply_reading(

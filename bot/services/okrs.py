@@ -95,9 +95,15 @@ def current_cycle_query(workspace_id: Any, today: Any) -> Select:
     )
 
 
+# Prebuilt with bound parameters: every write asks for it, and building it cost more than
+# running it.
+_CURRENT_CYCLE = current_cycle_query(bindparam("workspace_id"), bindparam("today"))
+
+
 async def current_cycle(session: AsyncSession, workspace_id: str, today: dt.date) -> Cycle | None:
     """The cycle people mean by "now" (see `current_cycle_query`)."""
-    return (await session.exec(current_cycle_query(workspace_id, today))).first()
+    params = {"workspace_id": workspace_id, "today": today}
+    return (await session.exec(_CURRENT_CYCLE, params=params)).first()  # type: ignore[call-overload]
 
 
 class KrFields(Protocol):
