@@ -256,3 +256,17 @@ async def test_run_socket_mode_connects_and_answers(db_url: str, standin: Standi
         process.terminate()
         _, errors = await asyncio.wait_for(process.communicate(), timeout=20)
     assert process.returncode == 0, errors.decode()
+
+
+def test_starting_okrbot_does_not_import_matplotlib() -> None:
+    """Every command paid ~0.35 s for matplotlib; only drawing a digest's chart needs it."""
+    code = "import sys, bot.cli; print(sorted(m for m in sys.modules if m.startswith('matplot')))"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout == "[]\n"
