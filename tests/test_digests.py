@@ -192,6 +192,19 @@ async def test_digest_after_a_round_says_what_changed(box: Sandbox) -> None:
     assert "Add chat to the mobile app (KR-1): in progress → done" in text
 
 
+async def test_digest_links_to_okrbots_app_home(box: Sandbox) -> None:
+    _, second = await play_two_rounds(box)
+    await send_round_digest(box.services, box.client, second)
+    home = "slack://app?team=T0DEMO&id=A0OKRBOT&tab=home"
+    for channel in ("D0MANAGER", "C0CS"):
+        last = blocks_of(digests_to(box, channel)[-1])[-1]
+        assert last["elements"][0]["text"] == (
+            f"<{home}|Open okrbot's Home tab> for every KR, its owner and its history."
+        )
+    asked = box.standin.calls_to("bots.info")
+    assert asked and {call.params["bot"] for call in asked} == {"B0OKRBOT"}  # auth.test's bot_id
+
+
 async def test_channel_report_leaves_out_who_replied(box: Sandbox) -> None:
     _, second = await play_two_rounds(box)
     await send_round_digest(box.services, box.client, second)
