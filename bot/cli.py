@@ -13,9 +13,9 @@ from bot import runtime
 from bot.config import load_settings
 from bot.demo import run_demo
 from bot.errors import ConfigError, ImportFileError, NotFound
+from bot.importsummary import describe_import
 from bot.notify import DigestReport
 from bot.replycases import run_cases, show_reply
-from bot.services.imports import ImportReport
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -106,7 +106,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         report = asyncio.run(
             runtime.import_text(settings, text, filename=str(args.file), workspace=args.workspace)
         )
-        print(_summary(report))
+        print("okrbot: " + describe_import(report, settings.okrbot_locale))
     elif args.command == "checkin":
         settings.require_bot_token()
         name, sent = asyncio.run(
@@ -127,14 +127,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text)
     return 0
-
-
-def _summary(report: ImportReport) -> str:
-    if not report.changed:
-        return "okrbot: nothing to change; the database already matches the file"
-    parts = [f"{count} {kind} created" for kind, count in sorted(report.created.items()) if count]
-    parts += [f"{count} {kind} updated" for kind, count in sorted(report.updated.items()) if count]
-    return "okrbot: imported: " + ", ".join(parts)
 
 
 def _digest_summary(report: DigestReport) -> str:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from bot.blocks.render import render
+from bot.importsummary import describe_import
 from bot.sandbox import TEAM_ID, Sandbox, blocks_of, sandbox
 from bot.seed import load_seed, seed_people
 from bot.services import checkins
@@ -52,6 +53,7 @@ class Stage:
 
     async def home(self, user_id: str) -> None:
         self.say(f"{self.names[user_id]} opens okrbot's Home tab")
+
         def theirs(call: Call) -> bool:
             return call.params.get("user_id") == user_id
 
@@ -71,7 +73,7 @@ async def run_demo(db_path: Path) -> int:
         stage = Stage(box)
         stage.say("Importing examples/okrs.yaml (e-mail addresses looked up in Slack)")
         report = await load_seed(box)
-        print("  " + ", ".join(f"{n} {kind}" for kind, n in sorted(report.created.items())))
+        print("  " + describe_import(report, "en"))
         await stage.command("U0MANAGER", "/okr help", "C0CS")
         await stage.command("U0ALICE", "/okr status", "C0CS")
         await stage.command("U0DEWI", "/okr status", "C0SALES")

@@ -2,7 +2,8 @@
 
 Services never import slack_sdk; this module renders what they return and sends it:
 `conversations.open` for a manager's DM, `chat.postMessage`, and `files_upload_v2` for the
-digest's chart. A digest is claimed before it is sent and the claim is given back if Slack
+digest's chart, uploaded once per language and shared to every DM and channel that got the
+digest in it. A digest is claimed before it is sent and the claim is given back if Slack
 refuses the message, so a later run may retry it. A chart that cannot be drawn or uploaded is
 logged and left out: the digest goes out without it.
 """
@@ -58,6 +59,8 @@ class _Run:
     report: DigestReport
     home_url: str | None = None
     charts: dict[str, bytes | None] = field(default_factory=dict)
+    # Where the digest went in this run, by language: its chart is shared there afterwards.
+    posted: dict[str, list[str]] = field(default_factory=dict)
 
 
 async def send_digest(
@@ -83,6 +86,8 @@ async def send_digest(
     run.home_url = await _home_url(client, digest.workspace_id)
     for recipient in digest.recipients:
         await _deliver(run, recipient)
+    for locale, channels in run.posted.items():
+        await _share_chart(run, channels, locale)
     return run.report
 
 
@@ -111,28 +116,28 @@ async def _deliver(run: _Run, recipient: Recipient) -> None:
 
 
 async def _post_digest(run: _Run, recipient: Recipient) -> str | None:
-    """Post the digest (the channel gets the report without participation); a manager's DM
-    also gets the chart."""
+    """Post the digest (the channel gets the report without participation) and note where it
+    went, for the chart."""
     locale = await _locale(run.client, run.services, run.digest.workspace_id, recipient)
     channel = await _destination(run.client, recipient)
     message = build_digest(
         run.digest, locale, for_channel=recipient.is_channel, home_url=run.home_url
     )
     answer = await run.client.chat_postMessage(channel=channel, **message.as_kwargs())
-    if not recipient.is_channel:
-        await _attach_chart(run, channel, locale)
+    run.posted.setdefault(locale, []).append(channel)
     return answer.get("ts")
 
 
-async def _attach_chart(run: _Run, channel: str, locale: str) -> None:
-    """Upload the chart to the DM; any failure is logged and the digest stands without it."""
+async def _share_chart(run: _Run, channels: list[str], locale: str) -> None:
+    """Upload the chart once and share it to these channels; any failure is logged and the
+    digests stand without it."""
     png = await _chart(run, locale)
     if png is None:
         return
     title = t(locale, "OKR chart · {team}", team=run.digest.team_name)
     try:
         await run.client.files_upload_v2(
-            channel=channel,
+            channels=channels,
             file=png,
             filename=f"okr-digest-{run.digest.team_id}.png",
             title=title,

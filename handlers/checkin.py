@@ -14,7 +14,7 @@ from bot.blocks.checkin import build_undone
 from bot.domain import Source
 from bot.i18n import format_day, t
 from bot.notify import announce_kpi_changes
-from bot.services import checkins, updates
+from bot.services import checkins, people, updates
 from handlers.common import Caller, Subcommand, caller, services_of
 from scheduler.jobs import post_prompt
 
@@ -47,7 +47,10 @@ async def away(who: Caller, rest: str, context: AsyncBoltContext, respond: Async
     """`/okr away <until>`: pauses the caller's prompts and reminders until a date (`off` ends
     the pause)."""
     services = services_of(context)
-    today = services.clock().date()
+    timezone = await people.known_timezone(
+        database=services.database, workspace_id=who.workspace_id, user_id=who.user_id
+    )
+    today = people.local_today(timezone, services.clock())
     if rest.strip().lower() in RESUME_WORDS:
         until, text = None, t(who.locale, "Welcome back: your check-ins are on again.")
     else:

@@ -119,7 +119,10 @@ async def test_share_posts_the_summary_in_channel(box: Sandbox) -> None:
     button = next(b for b in blocks_of(call) if b["type"] == "actions")["elements"][0]
     response_url = box.standin.response_url()
     answer = await box.sender.block_action(
-        button["action_id"], button["value"], user_id="U0ALICE", channel_id="C0CS",
+        button["action_id"],
+        button["value"],
+        user_id="U0ALICE",
+        channel_id="C0CS",
         response_url=response_url,
     )
     assert answer.status == 200
@@ -140,8 +143,15 @@ async def test_app_home_shows_the_users_teams(box: Sandbox) -> None:
 
 async def test_other_bots_messages_are_ignored(box: Sandbox) -> None:
     answer = await box.sender.event(
-        {"type": "message", "subtype": "bot_message", "bot_id": "B999", "text": "hi",
-         "channel": "D0X", "channel_type": "im", "ts": "1700000000.000100"}
+        {
+            "type": "message",
+            "subtype": "bot_message",
+            "bot_id": "B999",
+            "text": "hi",
+            "channel": "D0X",
+            "channel_type": "im",
+            "ts": "1700000000.000100",
+        }
     )
     assert answer.status == 200
     # A person's DM afterwards is answered; by then the bot's message has long been handled.

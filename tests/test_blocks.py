@@ -9,9 +9,10 @@ from bot.blocks.home import build_home
 from bot.blocks.kpis import build_kpi_status
 from bot.blocks.modals import build_kpi_add, build_okr_add, parse_kpi_add, parse_okr_add
 from bot.blocks.status import build_status
+from bot.blocks.updates import build_mine
 from bot.progress import KpiStatus, KrStatus, Trend
 from bot.services.kpis import KpiView
-from bot.services.okrs import KrView, Mine, ObjectiveView, TeamStatus
+from bot.services.okrs import InitiativeView, KrView, Mine, ObjectiveView, TeamStatus
 from bot.standin.validation import block_problems, view_problems
 from storage.models import Team
 from tests.support.modals import fill
@@ -180,3 +181,37 @@ def test_kpi_add_reads_and_validates() -> None:
         fill(view, {"kpi_name": "NPS", "kpi_target": "75", "kpi_warn": "80"}), {1}, "en"
     )
     assert set(bad) == {"kpi_warn"}
+
+
+def owned(number: int, start: float, target: float, current: float, unit: str = "") -> KrView:
+    progress = (current - start) / (target - start)
+    return KrView(
+        number, number, "KR", "U0A", start, target, current, unit, 1, progress, False,
+        KrStatus.ON_TRACK, None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mine", "locale", "example"),
+    [
+        ((owned(2, 6, 4, 5.2, "h"), owned(7, 70, 80, 74)), "en", "/okr update KR-2 5"),
+        ((owned(3, 6, 4, 5.3, "h"),), "id", "/okr update KR-3 5,1"),
+        ((owned(4, 0, 10, 5, "%"),), "en", "/okr update KR-4 6"),
+        ((owned(5, 1400, 1000, 1180),), "id", "/okr update KR-5 1.140"),
+        ((owned(6, 1400, 1000, 1180),), "en", "/okr update KR-6 1,140"),
+        ((owned(8, 70, 80, 79.5),), "en", "/okr update KR-8 80"),  # a step would pass the target
+        ((owned(9, 70, 80, 85),), "en", "/okr update KR-9 85"),  # past it: the current value
+    ],
+)
+def test_mine_suggests_an_update_of_the_readers_own_first_kr(
+    mine: tuple[KrView, ...], locale: str, example: str
+) -> None:
+    message = build_mine(Mine(mine, (), 0.5), locale)
+    assert f"`{example}`" in message.blocks[-1]["elements"][0]["text"]
+    assert "KR-7 74" not in str(message.blocks)
+
+
+def test_mine_without_krs_suggests_no_kr_update() -> None:
+    initiative = InitiativeView(1, "Add chat", "in_progress", "KR-1")
+    message = build_mine(Mine((), (initiative,), 0.5), "en")
+    assert "/okr update" not in str(message.blocks)

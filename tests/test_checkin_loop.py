@@ -504,6 +504,24 @@ async def test_okr_away_pauses_prompts_until_a_date(box: Sandbox) -> None:
     assert alice.away_until is None
 
 
+async def test_away_ends_at_midnight_where_the_member_is(box: Sandbox, clock: Clock) -> None:
+    """Bob is in Jakarta (UTC+7): his day ends at 17:00 UTC, not at midnight UTC."""
+    answer = await box.command("/okr", "away 2026-11-16", user_id="U0BOB")  # 10:00 in Jakarta
+    assert "16 Nov 2026" in text_of(answer)
+    team = await team_id(box.database, "Customer Success")
+    clock.now = dt.datetime(2026, 11, 16, 16, 59, tzinfo=dt.UTC)  # 23:59 on the 16th in Jakarta
+    await jobs.start_round(box.services, box.client, team)
+    assert prompts_to(box, "U0BOB") == []
+    clock.now = dt.datetime(2026, 11, 16, 17, 0, 30, tzinfo=dt.UTC)  # 00:00 on the 17th there
+    await jobs.start_round(box.services, box.client, team)
+    assert len(prompts_to(box, "U0BOB")) == 1
+    late = await box.command("/okr", "away 2026-11-16", user_id="U0BOB")  # yesterday, for Bob
+    assert "`/okr away 2026-12-01`" in text_of(late)
+    async with box.database.session() as session:
+        bob = (await session.exec(select(Person).where(Person.user_id == "U0BOB"))).one()
+    assert bob.away_until == dt.date(2026, 11, 16)
+
+
 async def test_the_runner_sweeps_every_minute_and_catches_up_on_start(box: Sandbox) -> None:
     runner = ScheduleRunner(box.services, box.client, jobs=jobs.JOBS)
     await runner.start()

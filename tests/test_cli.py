@@ -84,7 +84,10 @@ def test_import_export_round_trip_through_the_cli(
     env = {"DATABASE_URL": db_url, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_API_URL": standin.api_url}
     first = okrbot("import", str(SEED_OKRS), env=env)
     assert first.returncode == 0, first.stderr
-    assert "5 key_result created" in first.stdout
+    assert first.stdout == (
+        "okrbot: imported 1 cycle, 4 teams with 11 members, 3 objectives, 5 key results, "
+        "2 initiatives, 7 KPIs with 18 values, 9 people\n"
+    )
     lookups = [call.params["email"] for call in standin.standin.calls_to("users.lookupByEmail")]
     assert lookups == ["bob@example.com"]
     out1, out2 = tmp_path / "one.yaml", tmp_path / "two.yaml"
@@ -253,3 +256,17 @@ async def test_run_socket_mode_connects_and_answers(db_url: str, standin: Standi
         process.terminate()
         _, errors = await asyncio.wait_for(process.communicate(), timeout=20)
     assert process.returncode == 0, errors.decode()
+
+
+def test_starting_okrbot_does_not_import_matplotlib() -> None:
+    """Every command paid ~0.35 s for matplotlib; only drawing a digest's chart needs it."""
+    code = "import sys, bot.cli; print(sorted(m for m in sys.modules if m.startswith('matplot')))"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout == "[]\n"

@@ -48,6 +48,7 @@ async def test_mine_lists_the_callers_krs_and_initiatives(box: Sandbox) -> None:
     text = text_of(await box.command("/okr", "mine", user_id="U0BOB"))
     assert "`KR-2` Reduce average reply time" in text and "`KR-1`" not in text
     assert "Add chat to the mobile app (KR-1) — sedang berjalan" in text  # Bob reads Indonesian
+    assert "`/okr update KR-2 5`" in text  # his own KR, a step from 5,2 h toward 4 h
 
 
 async def test_owner_updates_a_kr_answered_in_the_ack(box: Sandbox) -> None:

@@ -28,7 +28,8 @@ async def test_demo_starts_from_a_fresh_database(
     await run_demo(tmp_path / "demo.db")
     await run_demo(tmp_path / "demo.db")
     # The second run created everything again: it did not reuse the first run's rows.
-    assert capsys.readouterr().out.count("1 cycle, 2 initiative, 5 key_result") == 2
+    imported = "imported 1 cycle, 4 teams with 11 members, 3 objectives, 5 key results"
+    assert capsys.readouterr().out.count(imported) == 2
 
 
 async def test_demo_shows_mine_and_kpis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

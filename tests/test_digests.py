@@ -192,6 +192,19 @@ async def test_digest_after_a_round_says_what_changed(box: Sandbox) -> None:
     assert "Add chat to the mobile app (KR-1): in progress → done" in text
 
 
+async def test_digest_links_to_okrbots_app_home(box: Sandbox) -> None:
+    _, second = await play_two_rounds(box)
+    await send_round_digest(box.services, box.client, second)
+    home = "slack://app?team=T0DEMO&id=A0OKRBOT&tab=home"
+    for channel in ("D0MANAGER", "C0CS"):
+        last = blocks_of(digests_to(box, channel)[-1])[-1]
+        assert last["elements"][0]["text"] == (
+            f"<{home}|Open okrbot's Home tab> for every KR, its owner and its history."
+        )
+    asked = box.standin.calls_to("bots.info")
+    assert asked and {call.params["bot"] for call in asked} == {"B0OKRBOT"}  # auth.test's bot_id
+
+
 async def test_channel_report_leaves_out_who_replied(box: Sandbox) -> None:
     _, second = await play_two_rounds(box)
     await send_round_digest(box.services, box.client, second)
@@ -200,14 +213,38 @@ async def test_channel_report_leaves_out_who_replied(box: Sandbox) -> None:
     assert "Check-ins" not in report and "No reply" not in report and "Away" not in report
 
 
-async def test_chart_goes_through_slacks_upload_methods(box: Sandbox) -> None:
+def shared_files(box: Sandbox) -> list[tuple[list[str], str]]:
+    """Each completed upload's channels and title, as Slack answered them."""
+    completed = box.standin.calls_to("files.completeUploadExternal")
+    return [(sorted(f["channels"]), f["title"]) for c in completed for f in c.response["files"]]
+
+
+async def test_one_chart_upload_is_shared_to_the_managers_dm_and_the_channel(
+    box: Sandbox,
+) -> None:
     _, second = await play_two_rounds(box)
     await send_round_digest(box.services, box.client, second)
-    completed = box.standin.calls_to("files.completeUploadExternal")
-    assert {call.params["channel_id"] for call in completed} == {"D0MANAGER"}  # not the channel
-    assert len(box.standin.calls_to("upload_url")) == len(completed) == 2  # one per digest
+    chart = (["C0CS", "D0MANAGER"], "OKR chart · Customer Success")
+    assert shared_files(box) == [chart, chart]  # one upload per digest, not per recipient
+    assert len(box.standin.calls_to("upload_url")) == 2
     for data in box.standin.uploaded_files.values():
         assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    shared = box.standin.calls_to("files.completeUploadExternal")[-1]
+    assert all(digests_to(box, c)[-1].at < shared.at for c in ("D0MANAGER", "C0CS"))
+
+
+async def test_a_chart_in_each_language_goes_to_its_readers(db_url: str) -> None:
+    friday = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
+    async with sandbox(db_url, clock=lambda: friday, migrate=False) as box:
+        await load_seed(box)
+        report = await deliver_scheduled_digest(
+            box.services, box.client, await team_id(box, "Support")
+        )
+        assert report is not None and len(report.charts) == 2
+        assert sorted(shared_files(box)) == [
+            (["C0SUPPORT"], "OKR chart · Support"),
+            (["D0RINA"], "Grafik OKR · Support"),  # Rina reads Indonesian
+        ]
 
 
 async def test_running_the_round_digest_again_sends_nothing_twice(box: Sandbox) -> None:

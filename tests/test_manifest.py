@@ -37,7 +37,10 @@ SCOPES = {
     "views_publish": None,
     "views_update": None,
     "auth_test": None,
+    "bots_info": "users:read",
 }
+# `client.<name>(` calls that are not Web API methods (the Socket Mode client's).
+NOT_WEB_API = {"send_dict"}
 SOURCES = [*REPO.glob("bot/**/*.py"), *REPO.glob("handlers/*.py"), *REPO.glob("scheduler/*.py")]
 
 
@@ -120,7 +123,8 @@ def test_scopes_are_exactly_those_the_code_uses() -> None:
     called = set()
     for path in SOURCES:
         called |= set(re.findall(r"client\.(\w+)\(", path.read_text()))
-    called &= set(SCOPES)
+    called -= NOT_WEB_API
+    assert called <= set(SCOPES), f"add the scope of {called - set(SCOPES)} to SCOPES"
     needed = {SCOPES[method] for method in called if SCOPES[method]}
     needed |= {"commands"}  # slash commands
     needed |= {"im:history"}  # message.im events

@@ -79,6 +79,21 @@ async def test_auth_test_names_the_bot(client):
     assert answer["team_id"] == "T0DEMO"
 
 
+async def test_bots_info_names_the_app_of_a_bot(client):
+    answer = await client.bots_info(bot="B0OKRBOT")
+    bot = answer["bot"]
+    assert (bot["id"], bot["app_id"], bot["user_id"], bot["name"]) == (
+        "B0OKRBOT",
+        "A0OKRBOT",
+        "U0OKRBOT",
+        "okrbot",
+    )
+    assert bot["deleted"] is False and set(bot["icons"]) == {"image_36", "image_48", "image_72"}
+    with pytest.raises(SlackApiError) as unknown:
+        await client.bots_info(bot="B0NOBODY")
+    assert unknown.value.response["error"] == "bot_not_found"
+
+
 @pytest.mark.parametrize(
     ("token", "error"),
     [("bogus", "invalid_auth"), ("xapp-1-A1-1-x", "not_allowed_token_type")],

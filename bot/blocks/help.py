@@ -45,4 +45,3 @@ def build_help(locale: str, *, unknown: str | None = None) -> Message:
         )
     )
     return Message(text=t(locale, "How to use okrbot"), blocks=blocks)
-

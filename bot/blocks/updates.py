@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from bot.blocks.common import (
@@ -16,9 +17,9 @@ from bot.blocks.common import (
 )
 from bot.blocks.message import Message
 from bot.blocks.status import kr_line
-from bot.i18n import N_, format_day, t, tn
+from bot.i18n import N_, format_day, format_number, t, tn
 from bot.progress import KpiStatus, KrStatus
-from bot.services.okrs import HistoryEntry, InitiativeView, KeyResult, Mine
+from bot.services.okrs import HistoryEntry, InitiativeView, KeyResult, KrView, Mine
 from bot.services.updates import Change
 
 SOURCE_TEXT = {
@@ -87,8 +88,21 @@ def build_mine(mine: Mine, locale: str) -> Message:
     blocks += [section(kr_line(kr, locale)) for kr in mine.key_results[:40]]
     if mine.initiatives:
         blocks.append(section(initiatives_text(mine.initiatives, locale)))
-    blocks.append(context(t(locale, "Update one with `/okr update KR-7 74`.")))
+    if mine.key_results:
+        blocks.append(context(_update_hint(mine.key_results[0], locale)))
     return Message(text=t(locale, "Your key results and initiatives"), blocks=blocks)
+
+
+def _update_hint(kr: KrView, locale: str) -> str:
+    """`Update one with /okr update KR-2 5`: the reader's own KR and a value it might take
+    next, a tenth of the way on toward its target (its current value once that is reached)."""
+    remaining, step = kr.target - kr.current, (kr.target - kr.start) / 10
+    value = kr.current
+    if step and remaining / step > 0:  # not there yet
+        value = kr.current + step if abs(step) < abs(remaining) else kr.target
+    digits = min(2, max(0, -math.floor(math.log10(abs(step))))) if step else 2
+    example = format_number(round(value, digits), locale, digits=digits)
+    return t(locale, "Update one with `/okr update {kr} {value}`.", kr=kr.short_id, value=example)
 
 
 def _history_line(entry: HistoryEntry, unit: str, locale: str) -> str:

@@ -37,6 +37,7 @@ from bot.i18n import cldr_locale
 from bot.progress import KpiStatus, expected_progress, kpi_status
 from bot.replies import Item, ItemKind, ItemUpdate, Reading, read_reply
 from bot.services.okrs import current_cycle, kr_view
+from bot.services.people import local_today
 from bot.services.updates import (
     Actor,
     Change,
@@ -214,9 +215,11 @@ def _member_due(key: dt.datetime, timezone: str) -> dt.datetime:
     return wall.replace(tzinfo=zoneinfo.ZoneInfo(timezone)).astimezone(dt.UTC)
 
 
-def is_away(person: Person | None, today: dt.date) -> bool:
-    """Away until (and including) `away_until`."""
-    return person is not None and person.away_until is not None and today <= person.away_until
+def is_away(person: Person | None, now: dt.datetime) -> bool:
+    """Away until (and including) `away_until`, a day in the person's own timezone."""
+    if person is None or person.away_until is None:
+        return False
+    return local_today(person.timezone, now) <= person.away_until
 
 
 # -- members and their items -----------------------------------------------------------------
@@ -586,7 +589,7 @@ async def _prompt_id(session: AsyncSession, round_id: int, user_id: str) -> int:
 def _initial_state(
     person: Person | None, items: Sequence[CheckinItem], now: dt.datetime
 ) -> tuple[PromptState, str | None]:
-    if is_away(person, now.date()):
+    if is_away(person, now):
         return PromptState.AWAY, None
     if person is not None and person.deactivated:
         return PromptState.FAILED, DEACTIVATED
@@ -774,7 +777,7 @@ async def _claim_reminder(
 ) -> Reminder | None:
     async with database.session() as session:
         person = await _person(session, prompt.workspace_id, prompt.user_id)
-        if is_away(person, now.date()):
+        if is_away(person, now):
             return None  # not claimed: nothing is sent while away
         result = await session.exec(
             update(CheckinPrompt)

@@ -175,13 +175,14 @@ class _Importer:
         )
         known = {person.user_id: person for person in rows.all()}
         for ref, user_id in sorted(self.people.items()):
+            email = ref if "@" in ref else None
             person = known.get(user_id)
             if person is None:
-                person = Person(workspace_id=self.workspace_id, user_id=user_id)
+                person = Person(workspace_id=self.workspace_id, user_id=user_id, email=email)
                 known[user_id] = person
                 await self._add(person, "person")
-            if "@" in ref:
-                self._set(person, "person", email=ref)
+            elif email:
+                self._set(person, "person", email=email)
 
     async def _cycle(self, spec: CycleSpec) -> Cycle:
         query = select(Cycle).where(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Iterable
 
 from sqlalchemy import update
@@ -21,6 +22,24 @@ async def known_locale(*, database: Database, workspace_id: str, user_id: str) -
             Person.workspace_id == workspace_id, Person.user_id == user_id
         )
         return (await session.exec(query)).first()
+
+
+async def known_timezone(*, database: Database, workspace_id: str, user_id: str) -> str | None:
+    """The Slack timezone remembered for a person, or None."""
+    async with database.session() as session:
+        query = select(Person.timezone).where(
+            Person.workspace_id == workspace_id, Person.user_id == user_id
+        )
+        return (await session.exec(query)).first()
+
+
+def local_today(timezone: str | None, now: dt.datetime) -> dt.date:
+    """The date it is at `now` where a person is: in their Slack timezone, UTC when unknown."""
+    try:
+        zone: dt.tzinfo = zoneinfo.ZoneInfo(timezone) if timezone else dt.UTC
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = dt.UTC
+    return now.astimezone(zone).date()
 
 
 async def remember_person(

@@ -269,6 +269,7 @@ class Workspace:
         """The Web API methods this workspace answers, by name."""
         return {
             "auth.test": self.auth_test,
+            "bots.info": self.bots_info,
             "chat.postMessage": self.chat_post_message,
             "chat.postEphemeral": self.chat_post_ephemeral,
             "chat.update": self.chat_update,
@@ -351,6 +352,27 @@ class Workspace:
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
+        }
+
+    def bots_info(self, params: Params) -> Reply:
+        """bots.info: the installed bot by its `bot` id (as auth.test gives it), with its app's id.
+
+        Slack knows other bots too; the stand-in has only its own, and answers `bot_not_found`
+        for any other id or none."""
+        if params.get("bot") != self.bot_id:
+            return api_error("bot_not_found")
+        icon = f"https://a.slack-edge.com/{self.app_id}/okrbot"
+        return {
+            "ok": True,
+            "bot": {
+                "id": self.bot_id,
+                "deleted": False,
+                "name": self.users[self.bot_user_id].name,
+                "updated": 1_700_000_000,
+                "app_id": self.app_id,
+                "user_id": self.bot_user_id,
+                "icons": {f"image_{size}": f"{icon}_{size}.png" for size in (36, 48, 72)},
+            },
         }
 
     def users_info(self, params: Params) -> Reply:

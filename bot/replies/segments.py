@@ -1,0 +1,136 @@
+"""Segments: what is said about one item."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.replies.confidence import _take_confidence, _take_same, _take_status
+from bot.replies.index import _has_unknown_words, _is_known
+from bot.replies.notes import _split_note
+from bot.replies.patterns import (
+    _CLAUSE_BREAK_RE,
+    _FORECAST_RE,
+    _LAST_NOTE_RE,
+    _NO_BLOCKER_RE,
+    _NON_VALUE_RE,
+    _NOTE_EDGE,
+    _RATIO_RE,
+    _SENTENCE_END_RE,
+    _WORD_RE,
+)
+from bot.replies.values import _choose, _pick_expr, _scan_values
+
+if TYPE_CHECKING:
+    from bot.replies.model import Item
+    from bot.replies.values import _Expr
+
+
+@dataclass(frozen=True, slots=True)
+class _Said:
+    """What one segment says about its item."""
+
+    value: float | None = None
+    confidence: int | None = None
+    status: str | None = None
+    note: str | None = None
+    same: bool = False  # "same", "no change": nothing to record, nothing unread either
+    unsure: bool = False  # something numeric it could not place: record nothing
+    rejected: tuple[str, ...] = ()  # sub-fragments read as nothing ("conf 12")
+
+    @property
+    def empty(self) -> bool:
+        fields = (self.value, self.confidence, self.status, self.note)
+        return all(value is None for value in fields)
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """Text said about one item, and how strictly to read it."""
+
+    item: Item
+    text: str
+    locale: str
+    known: frozenset[str]
+    strict: bool = False  # no unknown words allowed (bare values, values before a name)
+    anchored: bool = True  # text follows the item's name: the value must come near it
+
+
+def _read_segment(segment: _Segment) -> _Said:
+    """Note, dates, confidence, status and value of one segment, in that order."""
+    text = _NO_BLOCKER_RE.sub(" ", segment.text)
+    head, note = _split_note(text, segment.known)
+    head = _NON_VALUE_RE.sub(" ", _LAST_NOTE_RE.sub(" ", head))
+    confidence, rejected, head = _take_confidence(head)
+    head = _RATIO_RE.sub(" ", head)
+    status, head = _take_status(head, segment.item.kind)
+    same, head = _take_same(head)
+    if segment.item.kind == "initiative":
+        said = _initiative_value(head, segment)
+    else:
+        said = _metric_value(head, segment)
+    return _Said(
+        value=said.value,
+        confidence=confidence,
+        status=status,
+        note=note,
+        same=same,
+        unsure=said.unsure,
+        rejected=rejected + said.rejected,
+    )
+
+
+def _initiative_value(head: str, segment: _Segment) -> _Said:
+    """Initiatives have no value: a number by one (`4: 50%`) is not understood."""
+    exprs = [e for e in _scan_values(head, segment) if not e.glued]
+    unsure = bool(exprs) or (segment.strict and _has_unknown_words(head, segment.known))
+    return _Said(unsure=unsure)
+
+
+def _metric_value(head: str, segment: _Segment) -> _Said:
+    """The value of a KR/KPI segment, or unsure when the numbers in it do not settle one."""
+    exprs = _scan_values(head, segment)
+    chosen = _pick_expr(head, exprs)
+    rejected: tuple[str, ...] = ()
+    if chosen is None and not segment.strict:
+        head, exprs, rejected = _first_clause(head, exprs)
+        chosen = _pick_expr(head, exprs)
+    if chosen is None:
+        unsure = bool(exprs) or (segment.strict and _has_unknown_words(head, segment.known))
+        return _Said(unsure=unsure)
+    if segment.strict and _has_unknown_words(_without(head, exprs), segment.known):
+        return _Said(unsure=True)
+    if segment.anchored and not _near_start(head[: exprs[0].start], segment.known):
+        return _Said(unsure=True)
+    if _FORECAST_RE.search(head) is not None:
+        return _Said(unsure=True)
+    value = _choose(chosen.options, segment.item.last, segment.locale)
+    return _Said(value=float(value), rejected=rejected)
+
+
+def _first_clause(head: str, exprs: list[_Expr]) -> tuple[str, list[_Expr], tuple[str, ...]]:
+    """`frt 40, resolution 2.1d`: the first clause holds this item's value; the rest, with
+    its numbers, is shown back as unread."""
+    if len(exprs) < 2:
+        return head, exprs, ()
+    cut = _CLAUSE_BREAK_RE.search(head, exprs[0].end)
+    if cut is None or cut.start() > exprs[-1].start:
+        return head, exprs, ()
+    rest = head[cut.start() :].strip(_NOTE_EDGE)
+    return head[: cut.start()], [e for e in exprs if e.end <= cut.start()], (rest,)
+
+
+def _without(text: str, exprs: Sequence[_Expr]) -> str:
+    """The text with the values blanked out, to check the words around them."""
+    for expr in reversed(exprs):
+        text = text[: expr.start] + " " + text[expr.end :]
+    return text
+
+
+def _near_start(gap: str, known: frozenset[str]) -> bool:
+    """`nps is now 74` yes; `reply time was bad, 3 customers` no."""
+    unknown = [w for w in _WORD_RE.findall(gap) if not _is_known(w, known)]
+    if _SENTENCE_END_RE.search(gap.strip()) and unknown:
+        return False
+    return len(unknown) <= 2 and not (unknown and "," in gap)
