@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import checkin, commands, events, home, views
+from handlers import checkin, commands, events, home, people, views
 from handlers.common import Listener, guarded
 
 COMMANDS: dict[str, Listener] = {**commands.COMMANDS}
-EVENTS: dict[str, Listener] = {**events.EVENTS, **home.EVENTS}
+EVENTS: dict[str, Listener] = {**events.EVENTS, **home.EVENTS, **people.EVENTS}
 ACTIONS: dict[str, Listener] = {**commands.ACTIONS, **home.ACTIONS, **checkin.ACTIONS}
 VIEWS: dict[str, Listener] = {**views.VIEWS}
 

@@ -1,58 +1,56 @@
 """Scheduler jobs, and the Slack side of check-ins: prompts and reminders sent under Slack's
-rate limits.
+rate limits (paced per method by `scheduler.pacing`).
 
 Jobs are plain async functions `job(services, client, team_id)`, idempotent because every send
 is claimed in the database first (see `bot.services.checkins`). `checkin` runs on each team's
 cron and, as the sweep, every minute: it opens rounds whose slot has come, sends what is due
 (members' own timezones, prompts a crashed sender abandoned), reminds once, and closes rounds.
+`take_over`, every few seconds, looks for rounds whose sender stopped beating and sends them.
 
-Fan-out pacing: slack_sdk's rate-limit retry handler sleeps `Retry-After` plus up to a second
-of jitter on *every* 429, so a round that leans on it spends most of its time asleep. Sends here
-go through a `Pacer` instead: one `Pace` per Web API method and workspace client, which spaces
-calls evenly, starts at a modest rate and doubles it each second until Slack first answers 429,
-then sets the rate from what Slack accepted between two 429s (the bucket is empty at both, so
-what got through in between is its refill rate) and creeps up slowly to follow a changing
-limit. A 429 still pauses that method for its `Retry-After`. 500s and timeouts are retried by
-the client's own handlers.
+What a round needs to know about members (language, timezone, whether they left) comes from the
+people cache (`scheduler.directory`), read with `users.list` once a day, so a round makes one
+`chat.postMessage` per member (to the member's id: no `conversations.open`) and nothing else.
 
 Taking over an abandoned claim: every prompt carries its prompt id in Slack message metadata,
-so before re-sending a claim a crashed sender left behind, `post_prompt` reads the member's DM
-since that claim (`conversations.open` for the DM id, then `conversations.history`) and, when
-the prompt is already there, only records it. Only take-overs make these two calls.
+so before re-sending a claim whose fate is unknown (its sender died, or its send failed in a
+way that may have reached Slack), `post_prompt` reads the member's DM since the claim
+(`conversations.open` for the DM id, then `conversations.history`) and, when the prompt is
+already there, only records it. A check Slack cannot answer is tried again with backoff, the
+claim kept alive meanwhile; the other members' prompts go on in the meantime.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import datetime as dt
+import enum
 import logging
+import random
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks.checkin import build_prompt, build_reminder
-from bot.i18n import normalize_locale
-from bot.services import checkins, people
-from bot.services.checkins import LEASE, Delivery, Reminder, RoundWork
+from bot.services import checkins
+from bot.services.checkins import HEARTBEAT, LEASE, Delivery, Reminder, RoundWork
 from bot.services.container import Services
+from scheduler import directory
 from scheduler.digest_jobs import send_round_digest
+from scheduler.pacing import TRANSIENT, Pacer, pacer_for
 
 log = logging.getLogger("okrbot.checkin")
 
 FAN_OUT_WORKERS = 8
-# 429s one call may meet before it gives up; its claim is then taken up again after the lease.
-MAX_LIMITED = 10
-START_RATE = 5.0  # calls per second before Slack has said anything about its limit
-MAX_RATE = 200.0
 # Errors that no retry will cure: the member is gone or cannot be written to.
 PERMANENT_ERRORS = frozenset(
     {
@@ -66,136 +64,81 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 DEACTIVATED_ERRORS = frozenset({"user_disabled", "user_not_found", "account_inactive"})
-TRANSIENT = (SlackClientError, aiohttp.ClientError, TimeoutError)
-# The message metadata event type that marks a check-in prompt (payload: prompt and round ids).
+# The message metadata event types that mark a check-in prompt and its reminder (payload: the
+# prompt and round ids).
 PROMPT_EVENT = "okrbot_checkin_prompt"
-# A take-over reads the DM from this long before the abandoned claim: Slack stamps messages by
-# its own clock, which may run a little behind ours.
+REMINDER_EVENT = "okrbot_checkin_reminder"
+# A DM check reads from this long before the claim: Slack stamps messages by its own clock,
+# which may run a little behind ours.
 CLOCK_MARGIN = dt.timedelta(minutes=1)
 HISTORY_PAGE = 100  # messages per conversations.history call (Slack's default page)
+# A prompt whose send or check failed is tried again after 1, 2, 4 … seconds (at most
+# BACKOFF_CAP), this many times in one sweep; then its claim goes to the next sweep, which
+# starts over: never given up while the round is open.
+RETRIES_PER_SWEEP = 8
+BACKOFF_FIRST = 1.0
+BACKOFF_CAP = 30.0
 
 
-# -- pacing ----------------------------------------------------------------------------------
+class Outcome(enum.Enum):
+    """What became of one prompt's send."""
+
+    SENT = "sent"  # in the member's DM (now, or found there)
+    FAILED = "failed"  # cannot be delivered; recorded, never tried again
+    RETRY = "retry"  # Slack could not say or take it now; the claim is still held
 
 
-@dataclass
-class Pace:
-    """The pace of one Web API method: evenly spaced calls at `rate` per second, learned from
-    429s. Pure bookkeeping on a monotonic clock the caller passes in."""
-
-    rate: float = START_RATE
-    ceiling: float = MAX_RATE
-    paused_until: float = 0.0
-    slow_start: bool = True
-    _next: float = 0.0
-    _limited_at: float | None = None
-    _accepted_since: int = 0
-    _recent: deque[float] = field(default_factory=deque)
-
-    # Growth per second: doubling until the first 429, then 0.7 % to follow a rising limit.
-    _START_GROWTH = 2.0
-    _GROWTH = 1.007
-
-    def reserve(self, now: float) -> float:
-        """Take the next free slot; when the caller may send (never before `now`)."""
-        start = max(now, self._next, self.paused_until)
-        self._next = start + 1 / self.rate
-        return start
-
-    def accepted(self, now: float) -> None:
-        """A call went through."""
-        self._accepted_since += 1
-        self._recent.append(now)
-        while self._recent[0] < now - 1:
-            self._recent.popleft()
-        growth = self._START_GROWTH if self.slow_start else self._GROWTH
-        self.rate = min(self.ceiling, self.rate * growth ** (1 / self.rate))
-
-    def limited(self, sent_at: float, now: float, retry_after: float) -> None:
-        """A call sent at `sent_at` got 429: pause, and learn the rate unless this 429 belongs
-        to the burst already learned from (the call left before the last 429 came back)."""
-        self.paused_until = max(self.paused_until, now + retry_after)
-        self._next = max(self._next, self.paused_until)
-        if self._limited_at is not None and sent_at < self._limited_at:
-            return
-        if self._limited_at is None:
-            self.rate = max(len(self._recent), 1.0)
-        else:
-            self.rate = max(self._accepted_since / (now - self._limited_at), 0.5)
-        self.slow_start = False
-        self._limited_at, self._accepted_since = now, 0
+# -- heartbeat -------------------------------------------------------------------------------
 
 
-class Pacer:
-    """Web API calls of one workspace, paced per method. It sends through a copy of the app's
-    client without the 429 retry handler (429s are handled here), keeping its 500/timeout
-    retries."""
+class Heartbeat:
+    """Keeps a sender's round and claims alive while it works: every HEARTBEAT it renews them
+    in the database, so others take them over only once this process stops (SIGKILL), within
+    the lease. Add and drop claim ids as they are taken and settled."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
-        handlers = [
-            handler
-            for handler in client.retry_handlers
-            if not isinstance(handler, AsyncRateLimitErrorRetryHandler)
-        ]
-        self.client = AsyncWebClient(
-            token=client.token,
-            base_url=client.base_url,
-            timeout=client.timeout,
-            retry_handlers=handlers,
+    def __init__(self, services: Services, round_id: int | None = None) -> None:
+        self.services, self.round_id = services, round_id
+        self.prompts: set[int] = set()
+        self.reminders: set[int] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        await self.beat()
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        # Only a sender that finished lets go of its round at once; one that failed or was
+        # cancelled leaves it to lapse, so the take-over look finds it within the lease.
+        if self.round_id is not None and kind is None:
+            await checkins.release_round(database=self.services.database, round_id=self.round_id)
+
+    async def beat(self) -> None:
+        await checkins.beat(
+            database=self.services.database,
+            now=self.services.clock(),
+            round_id=self.round_id,
+            prompt_ids=self.prompts,
+            reminder_ids=self.reminders,
         )
-        self.paces: dict[str, Pace] = {}
 
-    async def call(
-        self, method: str, send: Callable[[AsyncWebClient], Awaitable[AsyncSlackResponse]]
-    ) -> AsyncSlackResponse:
-        """`send(client)` in `method`'s turn; a 429 pauses the method and the call is retried."""
-        pace = self.paces.setdefault(method, Pace())
-        loop = asyncio.get_running_loop()
-        for _attempt in range(MAX_LIMITED):
-            sent_at = await self._turn(pace)
-            try:
-                response = await send(self.client)
-            except SlackApiError as error:
-                if error.response.status_code != 429:
-                    raise
-                pace.limited(sent_at, loop.time(), retry_after(error.response.headers))
-                continue
-            pace.accepted(loop.time())
-            return response
-        raise TimeoutError(f"{method}: still rate limited after {MAX_LIMITED} tries")
-
-    @staticmethod
-    async def _turn(pace: Pace) -> float:
-        loop = asyncio.get_running_loop()
+    async def _run(self) -> None:
         while True:
-            await asyncio.sleep(max(0.0, pace.reserve(loop.time()) - loop.time()))
-            now = loop.time()
-            if now >= pace.paused_until:  # a 429 while waiting moves everyone's turn
-                return now
-
-
-def retry_after(headers: dict) -> float:
-    """Seconds from a 429's `Retry-After` (slack_sdk keeps header values as lists)."""
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list | tuple) else value
+            await asyncio.sleep(HEARTBEAT.total_seconds())
             try:
-                return max(float(raw), 0.0)
-            except ValueError:
-                break
-    return 1.0
-
-
-_pacers: weakref.WeakKeyDictionary[AsyncWebClient, Pacer] = weakref.WeakKeyDictionary()
-
-
-def pacer_for(client: AsyncWebClient) -> Pacer:
-    """The pacer of an app's client, kept as long as the client lives so that what it learned
-    about the workspace's limits serves every round and every job sending at the same time."""
-    pacer = _pacers.get(client)
-    if pacer is None:
-        pacer = _pacers[client] = Pacer(client)
-    return pacer
+                await self.beat()
+            except (SQLAlchemyError, OSError) as error:
+                # One missed beat is harmless: the lease outlasts three of them.
+                log.warning("heartbeat of round %s failed: %r", self.round_id, error)
 
 
 # -- sending ---------------------------------------------------------------------------------
@@ -203,42 +146,46 @@ def pacer_for(client: AsyncWebClient) -> Pacer:
 
 async def post_prompt(services: Services, client: AsyncWebClient, delivery: Delivery) -> bool:
     """Send one prompt DM and record the outcome on its claim; True when it is in the DM.
+    When it is not, a transient failure leaves the claim for the next sender (after the lease,
+    with a look at the DM first)."""
+    return await deliver(services, client, delivery) is Outcome.SENT
 
-    A claim taken over from a crashed sender is first looked for in the DM, since that sender
-    may have been killed after Slack accepted it: found, it is recorded and not sent again.
-    When Slack cannot say, the claim is left for a later take-over rather than risk a second
-    DM."""
+
+async def deliver(services: Services, client: AsyncWebClient, delivery: Delivery) -> Outcome:
+    """One prompt: looked for in the DM first when an earlier send's fate is unknown (found,
+    it is only recorded), else sent; the outcome recorded on its claim.
+
+    When Slack cannot say whether the DM is there, nothing is sent (RETRY) rather than risk a
+    second DM."""
     pacer = pacer_for(client)
-    if delivery.abandoned_at is not None:
-        try:
+    try:
+        if delivery.abandoned_at is not None:
             found = await find_delivered(pacer, delivery, since=delivery.abandoned_at)
-        except TRANSIENT as error:
-            await _not_sent(services, delivery, error)
-            return False
-        if found is not None:
-            log.info("check-in prompt to %s was already delivered; recorded", delivery.user_id)
-            await _record_sent(services, delivery, *found)
-            return True
-    return await _send_prompt(services, pacer, delivery)
+            if found is not None:
+                log.info("check-in prompt to %s was already delivered; recorded", delivery.user_id)
+                await _record_sent(services, delivery, *found)
+                return Outcome.SENT
+        return await _send_prompt(services, client, delivery)
+    except TRANSIENT as error:
+        return await _not_sent(services, delivery, error)
 
 
-async def _send_prompt(services: Services, pacer: Pacer, delivery: Delivery) -> bool:
-    """The prompt's `chat.postMessage`, tagged with its prompt id, and its outcome recorded."""
-    locale = delivery.locale or await learn_locale(services, pacer, delivery)
+async def _send_prompt(services: Services, client: AsyncWebClient, delivery: Delivery) -> Outcome:
+    """The prompt's `chat.postMessage` to the member's id (Slack opens the DM itself), tagged
+    with its prompt id, and its outcome recorded. Raises TRANSIENT."""
+    locale = delivery.locale or await directory.locale_of(
+        services, client, delivery.workspace_id, delivery.user_id
+    )
     message = build_prompt(delivery.items, locale, team_name=delivery.team_name)
     metadata = prompt_metadata(delivery)
-    try:
-        response = await pacer.call(
-            "chat.postMessage",
-            lambda client: client.chat_postMessage(
-                channel=delivery.user_id, metadata=metadata, **message.as_kwargs()
-            ),
-        )
-    except TRANSIENT as error:
-        await _not_sent(services, delivery, error)
-        return False
+    response = await pacer_for(client).call(
+        "chat.postMessage",
+        lambda client: client.chat_postMessage(
+            channel=delivery.user_id, metadata=metadata, **message.as_kwargs()
+        ),
+    )
     await _record_sent(services, delivery, str(response["channel"]), str(response["ts"]))
-    return True
+    return Outcome.SENT
 
 
 async def _record_sent(services: Services, delivery: Delivery, channel_id: str, ts: str) -> None:
@@ -261,8 +208,11 @@ def prompt_metadata(delivery: Delivery) -> dict[str, Any] | None:
     return {"event_type": PROMPT_EVENT, "event_payload": payload}
 
 
-def prompt_in(messages: Iterable[dict[str, Any]], prompt_id: int) -> str | None:
-    """The ts of the bot message among `messages` whose metadata names `prompt_id`, if any.
+def prompt_in(
+    messages: Iterable[dict[str, Any]], prompt_id: int, event_type: str = PROMPT_EVENT
+) -> str | None:
+    """The ts of the bot message among `messages` whose metadata (of `event_type`: a prompt,
+    or its reminder) names `prompt_id`, if any.
 
     Only the bot can attach metadata in its DM with a member; `bot_id` is checked anyway."""
     for message in messages:
@@ -270,7 +220,7 @@ def prompt_in(messages: Iterable[dict[str, Any]], prompt_id: int) -> str | None:
         payload = metadata.get("event_payload") or {}
         if (
             message.get("bot_id")
-            and metadata.get("event_type") == PROMPT_EVENT
+            and metadata.get("event_type") == event_type
             and payload.get("prompt_id") == prompt_id
         ):
             return str(message["ts"])
@@ -278,10 +228,15 @@ def prompt_in(messages: Iterable[dict[str, Any]], prompt_id: int) -> str | None:
 
 
 async def find_delivered(
-    pacer: Pacer, delivery: Delivery, *, since: dt.datetime
+    pacer: Pacer,
+    delivery: Delivery,
+    *,
+    since: dt.datetime,
+    event_type: str = PROMPT_EVENT,
 ) -> tuple[str, str] | None:
-    """(DM id, ts) of the prompt when it already reached the member's DM at or after `since`
-    (less the clock margin); None when it did not. Raises TRANSIENT when Slack cannot say.
+    """(DM id, ts) of the prompt (or, by `event_type`, its reminder) when it already reached
+    the member's DM at or after `since` (less the clock margin); None when it did not. Raises
+    TRANSIENT when Slack cannot say.
 
     The DM id is asked of `conversations.open`: the abandoned row has none (it comes back only
     with a successful post), and the call is idempotent, so a take-over needs no stored id."""
@@ -296,7 +251,7 @@ async def find_delivered(
             "conversations.history",
             partial(_history_page, channel=channel, oldest=oldest, cursor=cursor),
         )
-        ts = prompt_in(page["messages"], delivery.prompt_id or 0)
+        ts = prompt_in(page["messages"], delivery.prompt_id or 0, event_type)
         if ts is not None:
             return channel, ts
         cursor = (page.get("response_metadata") or {}).get("next_cursor")
@@ -317,10 +272,14 @@ def _history_page(
     )
 
 
-async def _not_sent(services: Services, delivery: Delivery, error: Exception) -> None:
-    """A permanent failure is recorded (never retried); a transient one leaves the claim to be
-    taken up again after the lease."""
-    code = error.response.get("error") if isinstance(error, SlackApiError) else None
+def _error_code(error: Exception) -> str | None:
+    return error.response.get("error") if isinstance(error, SlackApiError) else None
+
+
+async def _not_sent(services: Services, delivery: Delivery, error: Exception) -> Outcome:
+    """A permanent failure is recorded (never retried); a transient one keeps the claim for
+    another try, which first looks at the DM."""
+    code = _error_code(error)
     if code in PERMANENT_ERRORS and delivery.prompt_id is not None:
         log.info("check-in prompt to %s cannot be delivered: %s", delivery.user_id, code)
         await checkins.mark_failed(
@@ -329,49 +288,97 @@ async def _not_sent(services: Services, delivery: Delivery, error: Exception) ->
             error=str(code),
             deactivated=code in DEACTIVATED_ERRORS,
         )
-        return
+        return Outcome.FAILED
     log.warning("check-in prompt to %s not sent yet (%r); will retry", delivery.user_id, error)
+    return Outcome.RETRY
 
 
-async def learn_locale(services: Services, pacer: Pacer, delivery: Delivery) -> str:
-    """A member's language (and timezone) from `users.info`, remembered for next time."""
-    default = services.settings.okrbot_locale
-    try:
-        response = await pacer.call(
-            "users.info",
-            lambda client: client.users_info(user=delivery.user_id, include_locale=True),
-        )
-    except TRANSIENT:
-        return default
-    user = response["user"]
-    locale = normalize_locale(user.get("locale"), default)
-    await people.remember_person(
-        database=services.database,
-        workspace_id=delivery.workspace_id,
-        user_id=delivery.user_id,
-        locale=locale,
-        timezone=user.get("tz"),
-        name=user.get("real_name") or "",
-    )
-    return locale
+# -- rounds ----------------------------------------------------------------------------------
+
+
+def backoff(tries: int) -> float:
+    """Seconds before try number `tries` + 1: doubling from 1 s, capped, with jitter so that
+    retries of many prompts do not arrive together."""
+    return min(BACKOFF_CAP, BACKOFF_FIRST * 2.0 ** (tries - 1)) * random.uniform(0.8, 1.2)
+
+
+@dataclasses.dataclass(order=True)
+class _Retry:
+    at: float
+    tries: int
+    delivery: Delivery = dataclasses.field(compare=False)
+
+
+class RoundSender:
+    """Sends one round's due prompts, several at a time within the pacer's rate, under one
+    heartbeat. Each claim is taken just before its send, so a crash leaves few claims without
+    their DM; a prompt whose send or check failed waits its backoff aside while the others go
+    on, and is looked for in the DM before it is sent again."""
+
+    def __init__(
+        self, services: Services, client: AsyncWebClient, work: RoundWork, lease: dt.timedelta
+    ) -> None:
+        self.services, self.client, self.lease = services, client, lease
+        self.claims: deque[Callable[[], Awaitable[Delivery | None]]] = deque()
+        self.claims += [
+            partial(_claim, services, work.round_id, user, due) for user, due in work.due
+        ]
+        self.claims += [partial(_reclaim, services, prompt_id, lease) for prompt_id in work.stale]
+        self.retries: list[_Retry] = []
+        self.heartbeat = Heartbeat(services, work.round_id)
+
+    async def run(self) -> None:
+        if not self.claims:
+            return  # nothing to send: no heartbeat to start, none to clear under another sender
+        async with self.heartbeat:
+            workers = min(FAN_OUT_WORKERS, len(self.claims))
+            await asyncio.gather(*(self._worker() for _ in range(workers)))
+
+    async def _worker(self) -> None:
+        while (job := await self._next()) is not None:
+            delivery, tries = job
+            prompt_id = delivery.prompt_id or 0
+            self.heartbeat.prompts.add(prompt_id)
+            outcome = await deliver(self.services, self.client, delivery)
+            if outcome is Outcome.RETRY and tries < RETRIES_PER_SWEEP:
+                self._later(delivery, tries + 1)
+                continue
+            self.heartbeat.prompts.discard(prompt_id)
+            if outcome is Outcome.RETRY:
+                await checkins.release_prompt(
+                    database=self.services.database,
+                    prompt_id=prompt_id,
+                    now=self.services.clock(),
+                    lease=self.lease,
+                )
+
+    def _later(self, delivery: Delivery, tries: int) -> None:
+        """Try again after the backoff; the DM is looked at first, since the failed send (or
+        check) may have reached Slack."""
+        since = delivery.abandoned_at or delivery.claimed_at or self.services.clock()
+        at = asyncio.get_running_loop().time() + backoff(tries)
+        self.retries.append(_Retry(at, tries, dataclasses.replace(delivery, abandoned_at=since)))
+
+    async def _next(self) -> tuple[Delivery, int] | None:
+        """The next prompt to send: a fresh claim while there are any, then the retries in
+        the order they come due; None when nothing is left."""
+        while self.claims:
+            delivery = await self.claims.popleft()()
+            if delivery is not None:
+                return delivery, 0
+        if not self.retries:
+            return None
+        retry = min(self.retries)
+        self.retries.remove(retry)
+        await asyncio.sleep(max(0.0, retry.at - asyncio.get_running_loop().time()))
+        return retry.delivery, retry.tries
 
 
 async def send_round(
     services: Services, client: AsyncWebClient, work: RoundWork, *, lease: dt.timedelta = LEASE
 ) -> None:
-    """Claim and send one round's due prompts, several at a time within the pacer's rate. Each
-    claim is taken just before its send, so a crash leaves few claims without their DM."""
-    claims: deque[Callable[[], Awaitable[Delivery | None]]] = deque()
-    claims += [partial(_claim, services, work.round_id, user, due) for user, due in work.due]
-    claims += [partial(_reclaim, services, prompt_id, lease) for prompt_id in work.stale]
-
-    async def worker() -> None:
-        while claims:
-            delivery = await claims.popleft()()
-            if delivery is not None:
-                await post_prompt(services, client, delivery)
-
-    await asyncio.gather(*(worker() for _ in range(min(FAN_OUT_WORKERS, len(claims)))))
+    """Claim and send one round's due prompts (see `RoundSender`)."""
+    await RoundSender(services, client, work, lease).run()
 
 
 async def _claim(
@@ -392,25 +399,74 @@ async def _reclaim(services: Services, prompt_id: int, lease: dt.timedelta) -> D
     )
 
 
+# -- reminders -------------------------------------------------------------------------------
+
+
+async def send_reminders(
+    services: Services, client: AsyncWebClient, reminders: Iterable[Reminder]
+) -> None:
+    """Each claimed reminder, under one heartbeat; one that fails is tried again by a later
+    sweep (bounded), after a look at the DM."""
+    async with Heartbeat(services) as heartbeat:
+        for reminder in reminders:
+            heartbeat.reminders.add(reminder.prompt_id)
+            await send_reminder(services, client, reminder)
+            heartbeat.reminders.discard(reminder.prompt_id)
+
+
 async def send_reminder(services: Services, client: AsyncWebClient, reminder: Reminder) -> None:
-    """The one reminder of a claimed `reminded_at`; a failure is logged, never retried."""
+    """The one reminder of a claimed prompt: looked for in the DM first when an earlier try may
+    have reached Slack, else sent with its prompt id in metadata; the outcome recorded."""
+    database = services.database
+    try:
+        since = reminder.check_since
+        if since is None or not await _reminder_found(client, reminder, since):
+            await _post_reminder(services, client, reminder)
+    except TRANSIENT as error:
+        code = _error_code(error)
+        log.warning("reminder to %s not sent (%r)", reminder.user_id, error)
+        await checkins.release_reminder(
+            database=database, prompt_id=reminder.prompt_id, give_up=code in PERMANENT_ERRORS
+        )
+        return
+    await checkins.mark_reminded(
+        database=database, prompt_id=reminder.prompt_id, now=services.clock()
+    )
+
+
+async def _reminder_found(client: AsyncWebClient, reminder: Reminder, since: dt.datetime) -> bool:
+    """Whether an earlier try of this reminder is in the member's DM (raises TRANSIENT)."""
+    target = Delivery(reminder.prompt_id, reminder.workspace_id, reminder.user_id, None, "", ())
+    found = await find_delivered(pacer_for(client), target, since=since, event_type=REMINDER_EVENT)
+    return found is not None
+
+
+async def _post_reminder(services: Services, client: AsyncWebClient, reminder: Reminder) -> None:
+    """The reminder's `chat.postMessage`, tagged with its prompt id (raises TRANSIENT)."""
     locale = reminder.locale or services.settings.okrbot_locale
     message = build_reminder(reminder.items, locale, team_name=reminder.team_name)
-    try:
-        await pacer_for(client).call(
-            "chat.postMessage",
-            lambda client: client.chat_postMessage(channel=reminder.user_id, **message.as_kwargs()),
-        )
-    except TRANSIENT as error:
-        log.warning("reminder to %s not sent: %r", reminder.user_id, error)
+    metadata = {"event_type": REMINDER_EVENT, "event_payload": {"prompt_id": reminder.prompt_id}}
+    await pacer_for(client).call(
+        "chat.postMessage",
+        lambda client: client.chat_postMessage(
+            channel=reminder.user_id, metadata=metadata, **message.as_kwargs()
+        ),
+    )
+
+
+# -- the people a round needs ----------------------------------------------------------------
 
 
 async def learn_timezones(services: Services, client: AsyncWebClient, team_id: int) -> None:
-    """For `timezone: member`, ask Slack once for each member's timezone okrbot lacks."""
-    missing = await checkins.members_without_timezone(database=services.database, team_id=team_id)
-    pacer = pacer_for(client)
+    """For `timezone: member`, each member's timezone decides when they are due: wait for a
+    directory read under way, then ask Slack once for each member it did not list."""
+    database = services.database
+    missing = await checkins.members_without_timezone(database=database, team_id=team_id)
+    if missing:
+        await directory.settle(services, client, missing[0][0])
+        missing = await checkins.members_without_timezone(database=database, team_id=team_id)
     for workspace_id, user_id in missing:
-        await learn_locale(services, pacer, Delivery(None, workspace_id, user_id, None, "", ()))
+        await directory.ask_slack(services, client, workspace_id, user_id)
 
 
 # -- the jobs --------------------------------------------------------------------------------
@@ -420,9 +476,13 @@ async def run_checkins(
     services: Services, client: AsyncWebClient, team_id: int, *, lease: dt.timedelta = LEASE
 ) -> None:
     """Everything due for one team's check-ins now; safe to run at any time, on any replica."""
+    database = services.database
+    workspace_id = await checkins.team_workspace(database=database, team_id=team_id)
+    if workspace_id is not None:
+        await directory.refresh_people(services, client, workspace_id)
     await learn_timezones(services, client, team_id)
     rounds = await checkins.due_rounds(
-        database=services.database,
+        database=database,
         team_id=team_id,
         now=services.clock(),
         default_timezone=services.settings.okrbot_timezone,
@@ -431,13 +491,11 @@ async def run_checkins(
     for work in rounds:
         await send_round(services, client, work, lease=lease)
     reminders = await checkins.due_reminders(
-        database=services.database, team_id=team_id, now=services.clock()
+        database=database, team_id=team_id, now=services.clock(), lease=lease
     )
-    for reminder in reminders:
-        await send_reminder(services, client, reminder)
-    closed = await checkins.close_rounds(
-        database=services.database, team_id=team_id, now=services.clock()
-    )
+    if reminders:
+        await send_reminders(services, client, reminders)
+    closed = await checkins.close_rounds(database=database, team_id=team_id, now=services.clock())
     for round_id in closed:
         log.info("check-in round %d of team %d closed", round_id, team_id)
         await send_round_digest(services, client, round_id)
@@ -446,6 +504,31 @@ async def run_checkins(
 async def checkin(services: Services, client: AsyncWebClient, team_id: int) -> None:
     """The job on each team's check-in cron, and the every-minute sweep."""
     await run_checkins(services, client, team_id)
+
+
+_taking_over: weakref.WeakKeyDictionary[AsyncWebClient, dict[int, asyncio.Task[None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def take_over(services: Services, client: AsyncWebClient) -> None:
+    """Every few seconds: start sending, in the background, each team's round whose sender
+    stopped beating (killed) — so a restart or another replica resumes it within the lease
+    and this tick, not at the next minute's sweep. One sender per team in this process."""
+    running = _taking_over.setdefault(client, {})
+    teams = await checkins.abandoned_teams(database=services.database, now=services.clock())
+    for team_id in teams:
+        if team_id in running and not running[team_id].done():
+            continue
+        log.info("check-in round of team %d was abandoned by its sender; taking over", team_id)
+        task = asyncio.create_task(run_checkins(services, client, team_id))
+        task.add_done_callback(_log_failure)
+        running[team_id] = task
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("taking over a check-in round failed", exc_info=task.exception())
 
 
 async def catch_up(services: Services, client: AsyncWebClient, team_id: int) -> None:
@@ -475,8 +558,9 @@ async def start_round(services: Services, client: AsyncWebClient, team_id: int) 
         now=services.clock(),
         default_timezone=services.settings.okrbot_timezone,
     )
+    await directory.refresh_people(services, client, work.workspace_id)
     await send_round(services, client, work)
     return work
 
 
-JOBS = {"checkin": checkin, "sweep": checkin, "catch_up": catch_up}
+JOBS = {"checkin": checkin, "sweep": checkin, "catch_up": catch_up, "take_over": take_over}

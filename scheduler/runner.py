@@ -24,10 +24,14 @@ from storage.models import Team
 
 log = logging.getLogger("okrbot.scheduler")
 
-Job = Callable[[Services, Any, int], Awaitable[None]]
+Job = Callable[..., Awaitable[None]]
 SYNC_MINUTES = 5
 # The check-in sweep (members' own timezones, reminders, closing, abandoned claims).
 SWEEP_MINUTES = 1
+# The look for rounds whose sender died (`take_over(services, client)`, one for all teams): it
+# must come often enough that a round resumes within 30 s of its sender's last heartbeat.
+TAKE_OVER_SECONDS = 5
+GLOBAL_JOBS = ("sync", "take_over")
 # A job missed while the process was down still runs on start within this window (SPEC: a
 # missed check-in is caught up, an old one skipped); APScheduler's default is one second.
 MISFIRE_GRACE_SECONDS = 6 * 3600
@@ -60,6 +64,13 @@ class ScheduleRunner:
         """Start inside the running loop, load the schedules, then catch up once per team."""
         self.scheduler.start()
         self.scheduler.add_job(self.sync, IntervalTrigger(minutes=SYNC_MINUTES), id="sync")
+        if "take_over" in self.jobs:
+            self.scheduler.add_job(
+                self.jobs["take_over"],
+                IntervalTrigger(seconds=TAKE_OVER_SECONDS),
+                args=(self.services, self.client),
+                id="take_over",
+            )
         await self.sync()
         self._catch_up()
 
@@ -85,7 +96,9 @@ class ScheduleRunner:
             job_id: trigger for team in teams for job_id, trigger in self._triggers(team).items()
         }
         for job in self.scheduler.get_jobs():
-            if job.id != "sync" and not job.id.startswith("catch_up:") and job.id not in wanted:
+            if job.id in GLOBAL_JOBS or job.id.startswith("catch_up:"):
+                continue
+            if job.id not in wanted:
                 job.remove()
         for job_id, (kind, team_id, trigger) in wanted.items():
             existing = self.scheduler.get_job(job_id)

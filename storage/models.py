@@ -53,6 +53,15 @@ class Person(SQLModel, table=True):
     home_opened_at: dt.datetime | None = None
 
 
+class PeopleDirectory(SQLModel, table=True):
+    """When okrbot last read a workspace's member list (`users.list`) into `Person`, and who is
+    reading it now: a refresh is claimed by moving `claimed_at`, so replicas page it once."""
+
+    workspace_id: str = Field(foreign_key="workspace.id", primary_key=True, max_length=32)
+    claimed_at: dt.datetime | None = None
+    synced_at: dt.datetime | None = None
+
+
 class Cycle(SQLModel, table=True):
     """An OKR cycle such as `2026-Q4`."""
 
@@ -243,6 +252,8 @@ class CheckinRound(SQLModel, table=True):
     opened_at: dt.datetime = Field(default_factory=utcnow)
     closes_at: dt.datetime
     closed_at: dt.datetime | None = None
+    # Bumped every few seconds by the process sending the round; others stay out while fresh.
+    heartbeat_at: dt.datetime | None = None
 
 
 class CheckinPrompt(SQLModel, table=True):
@@ -259,8 +270,13 @@ class CheckinPrompt(SQLModel, table=True):
     message_ts: str | None = Field(default=None, max_length=32)
     due_at: dt.datetime | None = None
     claimed_at: dt.datetime = Field(default_factory=utcnow)
+    # The claim's heartbeat: a `claimed` row not renewed within the lease was abandoned.
+    renewed_at: dt.datetime | None = None
     sent_at: dt.datetime | None = None
     reminded_at: dt.datetime | None = None
+    # A reminder being sent: its claim (renewed like a prompt's), and how many sends were tried.
+    reminder_claimed_at: dt.datetime | None = None
+    reminder_attempts: int = 0
     answered_at: dt.datetime | None = None
     error: str | None = Field(default=None, max_length=200)
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 
 import pytest
 from sqlmodel import select
@@ -20,7 +21,7 @@ from bot.services import checkins
 from bot.services.container import Services
 from bot.slackclient import make_client
 from bot.standin.server import Call
-from scheduler import jobs
+from scheduler import directory, jobs
 from scheduler.runner import ScheduleRunner
 from storage.db import Database
 from storage.models import (
@@ -141,8 +142,12 @@ async def test_a_round_sends_each_member_one_prompt_in_their_language(box: Sandb
         "event_type": jobs.PROMPT_EVENT,
         "event_payload": {"prompt_id": alice_row.id, "round_id": alice_row.round_id},
     }
-    # Only a take-over looks at the DM first: a round costs one call per prompt.
+    # Only a take-over looks at the DM first: a round costs one call per prompt. What it
+    # needs to know of members (Bob's language) came from one read of Slack's directory.
     assert box.standin.calls_to("conversations.history") == []
+    assert box.standin.calls_to("conversations.open") == []
+    assert box.standin.calls_to("users.info") == []
+    assert len(box.standin.calls_to("users.list")) == 1
 
 
 async def test_a_restart_sends_abandoned_claims_once_and_the_rest(
@@ -256,17 +261,55 @@ async def test_a_take_over_sends_a_prompt_that_never_arrived_exactly_once(
     assert (row.state, row.message_ts) == ("sent", sent.response["ts"])
 
 
-async def test_a_take_over_waits_when_slack_cannot_say(
-    box: Sandbox, clock: Clock, db_url: str
+@pytest.fixture
+def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries after 10 ms, 20 ms… instead of 1 s, 2 s…: the same sequence, faster."""
+    monkeypatch.setattr(jobs, "BACKOFF_FIRST", 0.01)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"error": "internal_error"},  # Slack answered, but not with the history
+        {"status": 429, "retry_after": 0},  # rate limited
+        {"status": 503, "times": 4},  # unavailable, past the client's own three retries
+    ],
+)
+async def test_a_take_over_retries_a_check_slack_cannot_answer_then_sends_once(
+    box: Sandbox, clock: Clock, db_url: str, quick_backoff: None, failure: dict
 ) -> None:
-    await crashed_mid_send(box, clock, delivered=False)
-    box.standin.fail("conversations.history", error="internal_error")
+    delivery = await crashed_mid_send(box, clock, delivered=False)
+    options = {"times": 3} | failure
+    box.standin.fail("conversations.history", **options)
     await restart_and_sweep(box, clock, db_url)
-    # Nothing sent rather than risk a second DM; the claim is taken up again after the lease.
-    assert [c.params["text"] for c in prompts_to(box, "U0ALICE")] == ["Check-in · earlier"]
-    await restart_and_sweep(box, clock, db_url)
-    assert len(prompts_to(box, "U0ALICE")) == 2
+    # Never sent before Slack could say it was not there; sent once when it could.
+    alice = [c for c in prompts_to(box, "U0ALICE") if c.params["text"] != "Check-in · earlier"]
+    assert [c.params["metadata"]["event_payload"]["prompt_id"] for c in alice] == [
+        delivery.prompt_id
+    ]
+    checks = box.standin.calls_to("conversations.history")
+    assert [c.status for c in checks][-1] == 200 and len(checks) > options["times"]
     assert len(prompts_to(box, "U0BOB")) == 1
+    (row,) = [p for p in await rows(box.database, CheckinPrompt) if p.user_id == "U0ALICE"]
+    assert (row.state, row.message_ts) == ("sent", alice[0].response["ts"])
+
+
+async def test_a_check_still_failing_after_the_sweeps_retries_goes_to_the_next_sweep(
+    box: Sandbox, clock: Clock, db_url: str, quick_backoff: None
+) -> None:
+    await crashed_mid_send(box, clock, delivered=True)
+    box.standin.fail(
+        "conversations.history", error="internal_error", times=jobs.RETRIES_PER_SWEEP + 1
+    )
+    await restart_and_sweep(box, clock, db_url)
+    # Nothing sent rather than risk a second DM; the claim is handed on, not given up.
+    assert len(prompts_to(box, "U0ALICE")) == 2  # the earlier one and the delivered one
+    (row,) = [p for p in await rows(box.database, CheckinPrompt) if p.user_id == "U0ALICE"]
+    assert row.state == "claimed"
+    await restart_and_sweep(box, clock, db_url)
+    assert len(prompts_to(box, "U0ALICE")) == 2  # found it in the DM this time
+    (row,) = [p for p in await rows(box.database, CheckinPrompt) if p.user_id == "U0ALICE"]
+    assert row.state == "sent"
 
 
 async def test_a_live_senders_round_is_left_to_it(box: Sandbox, clock: Clock) -> None:
@@ -275,9 +318,63 @@ async def test_a_live_senders_round_is_left_to_it(box: Sandbox, clock: Clock) ->
         database=box.database, team_id=team, now=clock(), default_timezone="UTC"
     )
     # Another replica opened the round a moment ago and is sending: this one stays out.
-    clock.now += dt.timedelta(seconds=30)
+    clock.now += checkins.LEASE - dt.timedelta(seconds=1)
     await jobs.checkin(box.services, box.client, team)
     assert box.standin.calls_to("chat.postMessage") == []
+    # Its heartbeat stopped (killed): past the lease, the round is taken over.
+    clock.now += dt.timedelta(seconds=2)
+    await jobs.checkin(box.services, box.client, team)
+    assert len(prompts_to(box, "U0ALICE")) == 1 and len(prompts_to(box, "U0BOB")) == 1
+
+
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    """Wait (up to 10 s) until `check()` holds: the job runs in the background."""
+    for _ in range(1000):
+        if await check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{check} never held")
+
+
+async def test_a_sender_renews_its_round_and_claims_while_slack_keeps_it_waiting(
+    box: Sandbox, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "HEARTBEAT", dt.timedelta(milliseconds=20))
+    box.standin.slow("chat.postMessage", 3.0, times=2)
+    sending = asyncio.create_task(run_round(box))
+
+    async def renewed(at: dt.datetime) -> bool:
+        claims = await rows(box.database, CheckinPrompt)
+        return len(claims) == 2 and all(p.renewed_at == at for p in claims)
+
+    async def claimed() -> bool:
+        return len(await rows(box.database, CheckinPrompt)) == 2
+
+    await until(claimed)
+    clock.now += dt.timedelta(hours=1)  # what the heartbeat writes from now on
+    await until(partial(renewed, clock.now))
+    (round_,) = await rows(box.database, CheckinRound)
+    assert round_.heartbeat_at == clock.now
+    claims = await rows(box.database, CheckinPrompt)
+    assert [(p.state, p.claimed_at) for p in claims] == [("claimed", MONDAY)] * 2  # first claim
+    await sending
+    (round_,) = await rows(box.database, CheckinRound)
+    assert round_.heartbeat_at is None  # done: nothing for anyone to take over
+
+
+async def test_a_beating_sender_keeps_its_round_past_the_lease(box: Sandbox, clock: Clock) -> None:
+    team = await team_id(box.database, "Customer Success")
+    (work,) = await checkins.due_rounds(
+        database=box.database, team_id=team, now=clock(), default_timezone="UTC"
+    )
+    for _beat in range(4):  # a long round: the sender has been at it for 4 leases
+        clock.now += checkins.LEASE - dt.timedelta(seconds=1)
+        await checkins.beat(database=box.database, now=clock(), round_id=work.round_id)
+    await jobs.checkin(box.services, box.client, team)
+    assert box.standin.calls_to("chat.postMessage") == []
+    assert await checkins.abandoned_teams(database=box.database, now=clock()) == []
+    clock.now += checkins.LEASE + dt.timedelta(seconds=1)
+    assert await checkins.abandoned_teams(database=box.database, now=clock()) == [team]
 
 
 async def test_a_reply_is_recorded_once_and_confirmed_in_its_thread(box: Sandbox) -> None:
@@ -398,6 +495,50 @@ async def test_one_reminder_and_never_while_away(box: Sandbox, clock: Clock) -> 
     assert box.standin.messages_to("U0ALICE") == []
 
 
+async def test_a_reminder_whose_send_failed_is_sent_by_a_later_sweep_once(
+    box: Sandbox, clock: Clock
+) -> None:
+    team = await run_round(box)
+    clock.now += LATER
+    # Slack is down for the reminders' sweep: past the client's own three retries, each time.
+    box.standin.fail("chat.postMessage", status=503, times=8)
+    await jobs.checkin(box.services, box.client, team)
+    assert reminders_to(box, "U0ALICE") == [] and reminders_to(box, "U0BOB") == []
+    clock.now += dt.timedelta(minutes=1)
+    await jobs.checkin(box.services, box.client, team)
+    await jobs.checkin(box.services, box.client, team)
+    assert len(reminders_to(box, "U0ALICE")) == 1 and len(reminders_to(box, "U0BOB")) == 1
+    prompts = await rows(box.database, CheckinPrompt)
+    assert all(p.reminded_at == clock.now for p in prompts)
+
+
+async def test_a_reminder_is_tried_a_bounded_number_of_times(box: Sandbox, clock: Clock) -> None:
+    team = await run_round(box)
+    clock.now += LATER
+    box.standin.fail("chat.postMessage", error="internal_error", times=100)
+    for _sweep in range(checkins.MAX_REMINDER_ATTEMPTS + 3):
+        await jobs.checkin(box.services, box.client, team)
+        clock.now += dt.timedelta(minutes=1)
+    tried = [c for c in box.standin.calls_to("chat.postMessage") if ":bell:" in text_of(c)]
+    assert len(tried) == 2 * checkins.MAX_REMINDER_ATTEMPTS  # Alice's and Bob's, bounded
+
+
+async def test_a_reminder_its_dead_sender_delivered_is_not_sent_again(
+    box: Sandbox, clock: Clock, db_url: str
+) -> None:
+    team = await run_round(box)
+    clock.now += LATER
+    # A sender claimed Alice's and Bob's reminders, Slack took Alice's, and it was killed.
+    claimed = await checkins.due_reminders(database=box.database, team_id=team, now=clock())
+    alice = next(r for r in claimed if r.user_id == "U0ALICE")
+    await jobs._post_reminder(box.services, box.client, alice)
+    clock.now += checkins.LEASE + dt.timedelta(seconds=1)
+    await restart_and_sweep(box, clock, db_url)
+    assert len(reminders_to(box, "U0ALICE")) == 1 and len(reminders_to(box, "U0BOB")) == 1
+    assert len(box.standin.calls_to("conversations.history")) == 2  # looked before each
+    assert all(p.reminded_at is not None for p in await rows(box.database, CheckinPrompt))
+
+
 async def test_no_reminder_after_an_answer(box: Sandbox, clock: Clock) -> None:
     team = await run_round(box)
     await reply(box, "U0ALICE", "skip")
@@ -407,9 +548,21 @@ async def test_no_reminder_after_an_answer(box: Sandbox, clock: Clock) -> None:
     assert len(reminders_to(box, "U0BOB")) == 1
 
 
-async def test_a_deactivated_member_is_recorded_and_not_retried(box: Sandbox, clock: Clock) -> None:
+async def test_a_member_deactivated_in_slacks_directory_gets_no_dm(box: Sandbox) -> None:
     box.standin.add_user("U0BOB", name="bob", deleted=True)
-    team = await run_round(box)
+    await run_round(box)
+    assert [c.params["channel"] for c in box.standin.calls_to("chat.postMessage")] == ["U0ALICE"]
+    prompts = {p.user_id: p for p in await rows(box.database, CheckinPrompt)}
+    assert (prompts["U0BOB"].state, prompts["U0BOB"].error) == ("failed", "deactivated")
+
+
+async def test_a_deactivated_member_is_recorded_and_not_retried(box: Sandbox, clock: Clock) -> None:
+    team = await team_id(box.database, "Customer Success")
+    refresh = await directory.refresh_people(box.services, box.client, "T0DEMO")
+    assert refresh is not None
+    await refresh
+    box.standin.add_user("U0BOB", name="bob", deleted=True)  # after the directory was read
+    await jobs.checkin(box.services, box.client, team)
     clock.now += checkins.LEASE * 2
     await jobs.checkin(box.services, box.client, team)
     bob_calls = [
@@ -478,6 +631,7 @@ async def test_checkin_start_opens_a_round_now(box: Sandbox, clock: Clock) -> No
     assert await checkins.sent_count(database=box.database, round_id=work.round_id) == 1
     assert len(prompts_to(box, "U0CAROL")) == 1
     assert prompts_to(box, "U0FARID") == []  # owns nothing: no prompt asking for nothing
+    assert box.standin.calls_to("users.info") == []  # Carol's language: from the directory
 
 
 async def test_okr_checkin_sends_the_callers_prompt_now(box: Sandbox, clock: Clock) -> None:

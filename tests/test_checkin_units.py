@@ -19,7 +19,8 @@ from bot.services.checkins import (
 )
 from bot.services.updates import Change
 from bot.standin.faults import TokenBucket
-from scheduler.jobs import PROMPT_EVENT, Pace, prompt_in, retry_after
+from scheduler.jobs import PROMPT_EVENT, prompt_in
+from scheduler.pacing import Pace, retry_after
 
 ITEMS = (
     CheckinItem(

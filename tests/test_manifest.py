@@ -31,6 +31,7 @@ SCOPES = {
     "conversations_open": "im:write",
     "conversations_history": "im:history",
     "users_info": "users:read",
+    "users_list": "users:read",
     "users_lookupByEmail": "users:read.email",
     "files_upload_v2": "files:write",
     "views_open": None,
@@ -128,4 +129,5 @@ def test_scopes_are_exactly_those_the_code_uses() -> None:
     needed = {SCOPES[method] for method in called if SCOPES[method]}
     needed |= {"commands"}  # slash commands
     needed |= {"im:history"}  # message.im events
+    needed |= {"users:read"}  # user_change and team_join events
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == needed

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from bot.config import load_settings
+from bot.services.checkins import LEASE
 from bot.services.container import Services
 from bot.services.imports import import_file
-from scheduler.runner import ScheduleRunner
+from scheduler.runner import TAKE_OVER_SECONDS, ScheduleRunner
 from storage.db import Database
 
 SEED = Path(__file__).resolve().parents[1] / "examples" / "okrs.yaml"
@@ -58,5 +60,28 @@ async def test_kinds_without_a_job_are_not_scheduled(database: Database, db_url:
     try:
         ids = {j.id for j in runner.scheduler.get_jobs()}
         assert ids and all(i == "sync" or i.startswith("digest:") for i in ids)
+    finally:
+        runner.stop()
+
+
+async def look(services: Services, client: object) -> None:
+    ran.append(0)
+
+
+async def test_the_take_over_look_runs_every_few_seconds_and_outlives_sync(
+    database: Database, db_url: str
+) -> None:
+    await load(database, SEED.read_text())
+    services = Services(settings=load_settings(database_url=db_url), database=database)
+    runner = ScheduleRunner(services, client=None, jobs={"checkin": job, "take_over": look})
+    await runner.start()
+    try:
+        take_over = runner.scheduler.get_job("take_over")
+        # A killed sender's round is resumed within its lease plus one look (SPEC: 30 s).
+        assert take_over is not None and take_over.args == (services, None)
+        assert take_over.trigger.interval == dt.timedelta(seconds=TAKE_OVER_SECONDS)
+        assert LEASE + take_over.trigger.interval <= dt.timedelta(seconds=30)
+        await runner.sync()
+        assert runner.scheduler.get_job("take_over") is not None
     finally:
         runner.stop()

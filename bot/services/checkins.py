@@ -3,14 +3,18 @@ lists, reading and recording a reply, reminders, closing, and `/okr away`.
 
 Exactly-once rests on unique rows. A round is claimed by inserting (team, scheduled_for); a
 prompt by inserting (round, member) *before* the DM is sent, then marked `sent` with its ts. A
-crash between the two leaves a `claimed` row, which anyone may take back once its claim is older
-than the lease (a conditional UPDATE decides who), so no prompt is lost. A sender killed after
-Slack accepted a DM but before `sent` was written leaves such a claim too, and Slack has no
-idempotency key: so the taker-over is handed the abandoned claim's time (`Delivery.abandoned_at`)
-and first looks for the prompt, by the id in its message metadata, in the member's DM since then
+crash between the two leaves a `claimed` row, which anyone may take back once its claim has not
+been renewed for the lease (a conditional UPDATE decides who), so no prompt is lost. The lease
+is short because a live sender renews it: every HEARTBEAT it bumps its round's `heartbeat_at`
+and its claims' `renewed_at`, however long Slack keeps it waiting; a process killed -9 stops
+beating, and its round is taken over within the lease. A sender killed after Slack accepted a
+DM but before `sent` was written leaves such a claim too, and Slack has no idempotency key: so
+the taker-over is handed the claim's first time (`Delivery.abandoned_at`) and first looks for
+the prompt, by the id in its message metadata, in the member's DM since then
 (`scheduler.jobs.post_prompt`); only when it is not there is it sent again. Claims are taken one
 at a time just before each send, so only the requests in flight when a process dies are exposed.
-Reminders are claimed the same way, by setting `reminded_at` only where it is still empty.
+Reminders are claimed the same way (`reminder_claimed_at`, renewed by the same heartbeat), marked
+by `reminded_at` once sent, and tried a bounded number of times.
 Nothing here talks to Slack: the jobs and handlers send, then report back.
 """
 
@@ -25,7 +29,7 @@ from dataclasses import dataclass, field
 
 from apscheduler.triggers.cron import CronTrigger
 from babel.dates import get_month_names
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -67,9 +71,13 @@ from storage.models import (
 
 # A missed schedule is still opened on start within this window; older slots are skipped.
 GRACE = dt.timedelta(hours=6)
-# A `claimed` prompt older than this was abandoned by a crashed sender and may be sent again.
-# It must exceed the longest a live sender holds a claim: one paced send with its retries.
-LEASE = dt.timedelta(minutes=2)
+# A live sender renews its round and its claims this often...
+HEARTBEAT = dt.timedelta(seconds=5)
+# ...so a round or a `claimed` prompt not renewed for this long was abandoned by a crashed
+# sender and may be taken over (three missed beats, then some margin for a slow database).
+LEASE = dt.timedelta(seconds=20)
+# Sends of one reminder (each with the client's own retries) before it is given up.
+MAX_REMINDER_ATTEMPTS = 5
 # How far back the start-up catch-up looks for a missed slot worth mentioning in the log.
 MISSED_LOOKBACK = dt.timedelta(days=8)
 MEMBER_TIMEZONE = "member"
@@ -110,8 +118,8 @@ class Delivery:
     """A prompt to send now: to whom, in which language (None: ask Slack), listing what.
 
     `prompt_id` and `round_id` name its claim (None outside a round). `abandoned_at` is set only
-    on a take-over: when the sender that abandoned the claim took it, the earliest its DM may
-    have reached Slack."""
+    on a take-over: when the claim was first taken, the earliest its DM may have reached Slack.
+    `claimed_at` is that same first time, kept for a retry after a send whose fate is unknown."""
 
     prompt_id: int | None
     workspace_id: str
@@ -121,6 +129,7 @@ class Delivery:
     items: tuple[CheckinItem, ...]
     round_id: int | None = None
     abandoned_at: dt.datetime | None = None
+    claimed_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -131,10 +140,14 @@ class RoundWork:
     team_name: str
     due: tuple[tuple[str, dt.datetime], ...] = ()
     stale: tuple[int, ...] = ()
+    workspace_id: str = ""
 
 
 @dataclass(frozen=True)
 class Reminder:
+    """A reminder to send now. `check_since` is set when an earlier try may have reached Slack
+    (the prompt's send time): the DM is looked at before sending again."""
+
     prompt_id: int
     workspace_id: str
     user_id: str
@@ -143,6 +156,7 @@ class Reminder:
     channel_id: str | None
     message_ts: str | None
     items: tuple[CheckinItem, ...]
+    check_since: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -454,6 +468,7 @@ async def _claim_round(
                 team_id=team.id or 0,
                 scheduled_for=key,
                 opened_at=now,
+                heartbeat_at=now,
                 closes_at=last_due + dt.timedelta(minutes=team.close_after_minutes),
             )
             session.add(row)
@@ -480,7 +495,7 @@ async def open_round_now(
     key = now.astimezone(dt.UTC).replace(microsecond=0)
     round_id, mine = await _claim_round(database, team, key, timezones, now)
     due = tuple((user, key) for user in sorted(timezones)) if mine else ()
-    return RoundWork(round_id, team.name, due)
+    return RoundWork(round_id, team.name, due, workspace_id=team.workspace_id)
 
 
 async def _open_rounds_work(
@@ -504,12 +519,28 @@ async def _open_rounds_work(
                 select(CheckinPrompt).where(col(CheckinPrompt.round_id).in_([r.id for r in rounds]))
             )
         ).all()
-    work = []
+    work, idle = [], []
     for round_ in rounds:
         mine = [p for p in prompts if p.round_id == round_.id]
-        if round_.id in opened or not _sender_active(mine, round_.opened_at, now, lease):
-            work.append(_round_work(team, round_, timezones, mine, now, lease))
+        if round_.id in opened or not _sender_active(round_, now, lease):
+            found = _round_work(team, round_, timezones, mine, now, lease)
+            work.append(found)
+            if round_.heartbeat_at is not None and not (found.due or found.stale):
+                idle.append(found.round_id)
+    await _forget_heartbeats(database, idle, now - lease)
     return work
+
+
+async def _forget_heartbeats(database: Database, round_ids: list[int], cutoff: dt.datetime) -> None:
+    """Rounds whose sender died with nothing left to send: no longer worth a take-over look."""
+    if not round_ids:
+        return
+    async with database.session() as session:
+        await session.exec(
+            update(CheckinRound)
+            .where(col(CheckinRound.id).in_(round_ids), col(CheckinRound.heartbeat_at) < cutoff)
+            .values(heartbeat_at=None)
+        )
 
 
 def _round_work(
@@ -527,17 +558,106 @@ def _round_work(
         if user not in claimed and (at := _due_at(team, round_.scheduled_for, tz)) <= now
     )
     stale = tuple(
-        p.id or 0 for p in prompts if p.state == PromptState.CLAIMED and p.claimed_at < now - lease
+        p.id or 0
+        for p in prompts
+        if p.state == PromptState.CLAIMED and (p.renewed_at or p.claimed_at) < now - lease
     )
-    return RoundWork(round_.id or 0, team.name, due, stale)
+    return RoundWork(round_.id or 0, team.name, due, stale, team.workspace_id)
 
 
-def _sender_active(
-    prompts: Sequence[CheckinPrompt], opened_at: dt.datetime, now: dt.datetime, lease: dt.timedelta
-) -> bool:
-    """Someone claimed a prompt of this round (or opened it) within the lease."""
-    latest = max([opened_at, *(p.claimed_at for p in prompts)])
-    return latest > now - lease
+def _sender_active(round_: CheckinRound, now: dt.datetime, lease: dt.timedelta) -> bool:
+    """A live sender is working on the round: its heartbeat is within the lease."""
+    return round_.heartbeat_at is not None and round_.heartbeat_at > now - lease
+
+
+def _lapsed(lease_cutoff: dt.datetime) -> ColumnElement[bool]:
+    """A `claimed` prompt whose claim was last renewed (or taken) before the cutoff."""
+    return or_(
+        and_(col(CheckinPrompt.renewed_at).is_(None), col(CheckinPrompt.claimed_at) < lease_cutoff),
+        col(CheckinPrompt.renewed_at) < lease_cutoff,
+    )
+
+
+async def team_workspace(*, database: Database, team_id: int) -> str | None:
+    """The workspace a team belongs to."""
+    async with database.session() as session:
+        team = await session.get(Team, team_id)
+    return team.workspace_id if team else None
+
+
+async def abandoned_teams(
+    *, database: Database, now: dt.datetime, lease: dt.timedelta = LEASE
+) -> list[int]:
+    """Teams with an open round whose sender stopped beating without finishing (killed)."""
+    async with database.session() as session:
+        query = select(CheckinRound.team_id).where(
+            col(CheckinRound.closed_at).is_(None),
+            CheckinRound.closes_at > now,
+            col(CheckinRound.heartbeat_at) < now - lease,
+        )
+        return sorted(set((await session.exec(query)).all()))
+
+
+async def beat(
+    *,
+    database: Database,
+    now: dt.datetime,
+    round_id: int | None = None,
+    prompt_ids: Iterable[int] = (),
+    reminder_ids: Iterable[int] = (),
+) -> None:
+    """A live sender's heartbeat: its round, and the prompt and reminder claims it holds."""
+    prompt_ids, reminder_ids = list(prompt_ids), list(reminder_ids)
+    async with database.session() as session:
+        if round_id is not None:
+            await session.exec(
+                update(CheckinRound)
+                .where(col(CheckinRound.id) == round_id)
+                .values(heartbeat_at=now)
+            )
+        if prompt_ids:
+            await session.exec(
+                update(CheckinPrompt)
+                .where(
+                    col(CheckinPrompt.id).in_(prompt_ids),
+                    col(CheckinPrompt.state) == PromptState.CLAIMED,
+                )
+                .values(renewed_at=now)
+            )
+        if reminder_ids:
+            await session.exec(
+                update(CheckinPrompt)
+                .where(
+                    col(CheckinPrompt.id).in_(reminder_ids),
+                    col(CheckinPrompt.reminded_at).is_(None),
+                    col(CheckinPrompt.reminder_claimed_at).is_not(None),
+                )
+                .values(reminder_claimed_at=now)
+            )
+
+
+async def release_round(*, database: Database, round_id: int) -> None:
+    """The sender is done with the round for now: nobody need wait for its heartbeat."""
+    async with database.session() as session:
+        await session.exec(
+            update(CheckinRound).where(col(CheckinRound.id) == round_id).values(heartbeat_at=None)
+        )
+
+
+async def release_prompt(
+    *, database: Database, prompt_id: int, now: dt.datetime, lease: dt.timedelta = LEASE
+) -> None:
+    """Hand a claim this sender could not settle to whoever sweeps next: it is left `claimed`
+    with its renewal a lease old, so it counts as abandoned at once (and its DM is looked at
+    before any new send)."""
+    async with database.session() as session:
+        await session.exec(
+            update(CheckinPrompt)
+            .where(
+                col(CheckinPrompt.id) == prompt_id, col(CheckinPrompt.state) == PromptState.CLAIMED
+            )
+            .values(renewed_at=now - lease)
+        )
 
 
 async def claim_prompt(
@@ -576,7 +696,9 @@ async def claim_prompt(
     if state != PromptState.CLAIMED:
         return None
     locale = person.locale if person else None
-    return Delivery(row.id, round_.workspace_id, user_id, locale, team.name, items, round_id)
+    return Delivery(
+        row.id, round_.workspace_id, user_id, locale, team.name, items, round_id, claimed_at=now
+    )
 
 
 async def _prompt_id(session: AsyncSession, round_id: int, user_id: str) -> int:
@@ -603,23 +725,22 @@ async def reclaim_prompt(
 ) -> Delivery | None:
     """Take over a claim abandoned by a crashed sender; None when someone else took it first.
 
-    The delivery carries the abandoned claim's time: that sender may have reached Slack after
-    it, so the caller must look there before sending again."""
+    The delivery carries the claim's first time: any sender that held it may have reached
+    Slack after it, so the caller must look there before sending again. `claimed_at` never
+    moves (only `renewed_at` does), so a chain of failed take-overs still looks back far
+    enough."""
     async with database.session() as session:
         prompt = await session.get(CheckinPrompt, prompt_id)
         if prompt is None:
             return None
-        # Read before the UPDATE below moves it. Had another sender taken the claim since this
-        # read, its claim would be fresh and the UPDATE would match nothing.
-        abandoned_at = prompt.claimed_at
         result = await session.exec(
             update(CheckinPrompt)
             .where(
                 col(CheckinPrompt.id) == prompt_id,
                 col(CheckinPrompt.state) == PromptState.CLAIMED,
-                col(CheckinPrompt.claimed_at) < now - lease,
+                _lapsed(now - lease),
             )
-            .values(claimed_at=now)
+            .values(renewed_at=now)
         )
         if result.rowcount != 1:
             return None
@@ -637,7 +758,8 @@ async def reclaim_prompt(
         team.name,
         items,
         prompt.round_id,
-        abandoned_at,
+        prompt.claimed_at,
+        prompt.claimed_at,
     )
 
 
@@ -742,10 +864,12 @@ async def _claim_for_caller(
 # -- reminders and closing -------------------------------------------------------------------
 
 
-async def due_reminders(*, database: Database, team_id: int, now: dt.datetime) -> list[Reminder]:
+async def due_reminders(
+    *, database: Database, team_id: int, now: dt.datetime, lease: dt.timedelta = LEASE
+) -> list[Reminder]:
     """Claim the reminders now due in the team's open rounds: prompts sent `remind_after` ago
-    and not answered, to members not away. Setting `reminded_at` where it is still empty is the
-    claim, so nobody is reminded twice, whoever runs this."""
+    and not answered, to members not away, not reminded yet and not being reminded by someone
+    else, with tries left. The conditional claim decides who sends, whoever runs this."""
     async with database.session() as session:
         team = await session.get(Team, team_id)
         if team is None:
@@ -758,22 +882,34 @@ async def due_reminders(*, database: Database, team_id: int, now: dt.datetime) -
                 CheckinRound.team_id == team_id,
                 col(CheckinRound.closed_at).is_(None),
                 CheckinRound.closes_at > now,
-                CheckinPrompt.state == PromptState.SENT,
-                col(CheckinPrompt.reminded_at).is_(None),
                 col(CheckinPrompt.sent_at) <= since,
+                _reminder_free(now - lease),
             )
         )
         candidates = (await session.exec(query)).all()
     reminders = []
     for prompt in candidates:
-        reminder = await _claim_reminder(database, prompt, team.name, now)
+        reminder = await _claim_reminder(database, prompt, team.name, now, lease)
         if reminder is not None:
             reminders.append(reminder)
     return reminders
 
 
+def _reminder_free(lease_cutoff: dt.datetime) -> ColumnElement[bool]:
+    """A sent prompt whose reminder is neither sent, nor held by a live sender, nor given up."""
+    return and_(
+        col(CheckinPrompt.state) == PromptState.SENT,
+        col(CheckinPrompt.reminded_at).is_(None),
+        col(CheckinPrompt.reminder_attempts) < MAX_REMINDER_ATTEMPTS,
+        or_(
+            col(CheckinPrompt.reminder_claimed_at).is_(None),
+            col(CheckinPrompt.reminder_claimed_at) < lease_cutoff,
+        ),
+    )
+
+
 async def _claim_reminder(
-    database: Database, prompt: CheckinPrompt, team_name: str, now: dt.datetime
+    database: Database, prompt: CheckinPrompt, team_name: str, now: dt.datetime, lease: dt.timedelta
 ) -> Reminder | None:
     async with database.session() as session:
         person = await _person(session, prompt.workspace_id, prompt.user_id)
@@ -781,8 +917,11 @@ async def _claim_reminder(
             return None  # not claimed: nothing is sent while away
         result = await session.exec(
             update(CheckinPrompt)
-            .where(col(CheckinPrompt.id) == prompt.id, col(CheckinPrompt.reminded_at).is_(None))
-            .values(reminded_at=now)
+            .where(col(CheckinPrompt.id) == prompt.id, _reminder_free(now - lease))
+            .values(
+                reminder_claimed_at=now,
+                reminder_attempts=col(CheckinPrompt.reminder_attempts) + 1,
+            )
         )
         if result.rowcount != 1:
             return None
@@ -798,7 +937,31 @@ async def _claim_reminder(
         prompt.channel_id,
         prompt.message_ts,
         items,
+        # An earlier try may have reached Slack before it failed or its sender died.
+        prompt.sent_at if prompt.reminder_attempts > 0 else None,
     )
+
+
+async def mark_reminded(*, database: Database, prompt_id: int, now: dt.datetime) -> None:
+    """The reminder is in the member's DM: never sent again."""
+    async with database.session() as session:
+        await session.exec(
+            update(CheckinPrompt).where(col(CheckinPrompt.id) == prompt_id).values(reminded_at=now)
+        )
+
+
+async def release_reminder(*, database: Database, prompt_id: int, give_up: bool = False) -> None:
+    """A reminder that was not sent: tried again by the next sweep while tries are left, or
+    (`give_up`, the member cannot be written to) never."""
+    values: dict[str, object] = {"reminder_claimed_at": None}
+    if give_up:
+        values["reminder_attempts"] = MAX_REMINDER_ATTEMPTS
+    async with database.session() as session:
+        await session.exec(
+            update(CheckinPrompt)
+            .where(col(CheckinPrompt.id) == prompt_id, col(CheckinPrompt.reminded_at).is_(None))
+            .values(**values)
+        )
 
 
 async def close_rounds(*, database: Database, team_id: int, now: dt.datetime) -> list[int]:

@@ -7,6 +7,7 @@ raise `ValueError`) and then sleeps that many seconds plus up to one more of ran
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -95,11 +96,59 @@ class TokenBucket:
             return 0.0
         return (1 - self._tokens) / self.per_second
 
+    def refund(self) -> None:
+        """Gives back the token just taken, for a call another limit refused after all."""
+        self._tokens = min(float(self.burst), self._tokens + 1)
+
     def refusal(self, wait: float) -> Answer:
         """The 429 for a call that found the bucket empty."""
         if self.retry_after is None:
             return error_answer(429, retry_after=max(1, math.ceil(wait)))
         return error_answer(429, retry_after=self.retry_after)
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One of Slack's rate-limit tiers: calls a minute per method and workspace, and the short
+    burst above that pace Slack lets through (its docs promise "occasional bursts" without a
+    number; a tenth of the minute's calls is the stand-in's reading)."""
+
+    per_minute: int
+    burst: int
+
+    def bucket(self) -> TokenBucket:
+        return TokenBucket(self.per_minute / 60, self.burst)
+
+
+TIER_1 = Tier(1, 1)
+TIER_2 = Tier(20, 2)
+TIER_3 = Tier(50, 5)
+TIER_4 = Tier(100, 10)
+# chat.postMessage has its own limit: about one message a second per channel (short bursts
+# allowed), under a workspace-wide cap of several hundred a minute.
+POST_PER_CHANNEL = Tier(60, 2)
+POST_PER_WORKSPACE = Tier(600, 10)
+# Slack's tier for every method the stand-in serves (auth.test is "special": treated as Tier 4).
+SLACK_TIERS: dict[str, Tier] = {
+    "apps.connections.open": TIER_1,
+    "users.list": TIER_2,
+    "conversations.open": TIER_3,
+    "conversations.history": TIER_3,
+    "chat.update": TIER_3,
+    "chat.delete": TIER_3,
+    "bots.info": TIER_3,
+    "auth.test": TIER_4,
+    "users.info": TIER_4,
+    "users.lookupByEmail": TIER_4,
+    "chat.postEphemeral": TIER_4,
+    "views.open": TIER_4,
+    "views.push": TIER_4,
+    "views.update": TIER_4,
+    "views.publish": TIER_4,
+    "files.getUploadURLExternal": TIER_4,
+    "files.completeUploadExternal": TIER_4,
+    "chat.postMessage": POST_PER_WORKSPACE,
+}
 
 
 class FaultPlan:
@@ -109,6 +158,7 @@ class FaultPlan:
         self._failures: dict[str, _Countdown[Answer]] = {}
         self._delays: dict[str, _Countdown[float]] = {}
         self._buckets: dict[str, TokenBucket] = {}
+        self._keyed: dict[str, tuple[Callable[[], TokenBucket], dict[str, TokenBucket]]] = {}
 
     def fail(self, method: str, answer: Answer, times: int) -> None:
         """The next `times` calls to `method` get `answer`."""
@@ -125,21 +175,50 @@ class FaultPlan:
         else:
             self._buckets[method] = bucket
 
+    def rate_limit_each(self, method: str, make: Callable[[], TokenBucket]) -> None:
+        """Puts each target of `method` (its channel) behind a bucket of its own, from `make`."""
+        self._keyed[method] = (make, {})
+
+    def enforce(self, tiers: dict[str, Tier]) -> None:
+        """Slack's limits: each method behind its tier, chat.postMessage also per channel."""
+        for method, tier in tiers.items():
+            self.rate_limit(method, tier.bucket())
+        self.rate_limit_each("chat.postMessage", POST_PER_CHANNEL.bucket)
+
     def clear(self) -> None:
         """Drops every pending fault and rate limit."""
         self._failures.clear()
         self._delays.clear()
         self._buckets.clear()
+        self._keyed.clear()
 
-    def intercept(self, method: str, now: float) -> Answer | None:
-        """The injected answer for a call arriving at `now`, or None to serve it normally."""
+    def intercept(self, method: str, now: float, target: str = "") -> Answer | None:
+        """The injected answer for a call to `target` (a channel) arriving at `now`, or None to
+        serve it normally. A call needs a token from the method's bucket and from the target's;
+        one refused by either costs neither."""
         failures = self._failures.get(method)
         injected = failures.take() if failures else None
         if injected is not None:
             return injected
-        bucket = self._buckets.get(method)
-        wait = bucket.take(now) if bucket else 0.0
-        return bucket.refusal(wait) if bucket and wait > 0 else None
+        granted: list[TokenBucket] = []
+        for bucket in (self._buckets.get(method), self._target_bucket(method, target)):
+            wait = bucket.take(now) if bucket else 0.0
+            if bucket and wait > 0:
+                for taken in granted:
+                    taken.refund()
+                return bucket.refusal(wait)
+            if bucket:
+                granted.append(bucket)
+        return None
+
+    def _target_bucket(self, method: str, target: str) -> TokenBucket | None:
+        keyed = self._keyed.get(method)
+        if keyed is None or not target:
+            return None
+        make, buckets = keyed
+        if target not in buckets:
+            buckets[target] = make()
+        return buckets[target]
 
     def delay(self, method: str) -> float:
         """Seconds to hold the answer to this call."""

@@ -19,7 +19,14 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from bot.standin.faults import Answer, FaultPlan, TokenBucket, error_answer, whole_seconds
+from bot.standin.faults import (
+    SLACK_TIERS,
+    Answer,
+    FaultPlan,
+    TokenBucket,
+    error_answer,
+    whole_seconds,
+)
 from bot.standin.socket import SocketModeHub
 from bot.standin.validation import message_problems
 from bot.standin.workspace import Params, Workspace, api_error, token_problem
@@ -115,7 +122,10 @@ class SlackStandin:
         bot_id: str = "B0OKRBOT",
         host: str = "127.0.0.1",
         port: int = 0,
+        real_limits: bool = False,
     ) -> None:
+        """With `real_limits`, every method answers 429 past Slack's own rate limit for it
+        (`SLACK_TIERS`); off by default so that ordinary tests run at full speed."""
         self.host = require_loopback(host)
         self.team_id, self.bot_user_id, self.bot_id = team_id, bot_user_id, bot_id
         self.calls: list[Call] = []
@@ -127,6 +137,8 @@ class SlackStandin:
         )
         self._methods = self.workspace.methods()
         self._faults = FaultPlan()
+        if real_limits:
+            self._faults.enforce(SLACK_TIERS)
         self._response_tags: dict[str, str] = {}
         self._changed = asyncio.Condition()
         self._subscribers: list[Callable[[Call], None]] = []
@@ -343,7 +355,7 @@ class SlackStandin:
         self, method: str, params: Params, at: float, act: Callable[[], Answer]
     ) -> web.Response:
         """Answers one call: an injected fault or `act()`, possibly late, and records it."""
-        answer = self._faults.intercept(method, at)
+        answer = self._faults.intercept(method, at, self._target(params))
         delay = self._faults.delay(method)
         if delay > 0:
             await asyncio.sleep(delay)
@@ -352,6 +364,11 @@ class SlackStandin:
         call = Call(method=method, params=params, at=at, status=answer.status, response=answer.body)
         await self._record(call)
         return _to_response(answer)
+
+    def _target(self, params: Params) -> str:
+        """The channel a call writes to, a member's id read as their DM (per-channel limits)."""
+        channel = str(params.get("channel") or "")
+        return self.dm_channel(channel) if channel in self.workspace.users else channel
 
     async def _on_api(self, request: web.Request) -> web.Response:
         """A Web API call: GET with a query, or POST with a form or JSON body."""

@@ -27,6 +27,9 @@ Handler = Callable[[Params], Reply]
 HISTORY_LIMIT_DEFAULT = 100
 HISTORY_LIMIT_MAX = 999
 _CURSOR_PREFIX = "next_ts:"
+# users.list: the most members one page holds (Slack recommends asking for 200 at most).
+USERS_LIMIT_MAX = 1000
+_USER_CURSOR_PREFIX = "user:"
 
 _VIEW_DEFAULTS: dict[str, Any] = {
     "private_metadata": "",
@@ -96,6 +99,21 @@ def _decode_cursor(cursor: str) -> Decimal:
     if not text.startswith(_CURSOR_PREFIX):
         raise ValueError(cursor)
     return _ts_value(text.removeprefix(_CURSOR_PREFIX))
+
+
+def _user_cursor_index(members: Sequence["User"], cursor: Any) -> int:
+    """Where a users.list cursor resumes in `members`; ValueError for one we did not hand out."""
+    if not cursor:
+        return 0
+    try:
+        text = base64.b64decode(str(cursor), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValueError(cursor) from None
+    ids = [user.id for user in members]
+    user_id = text.removeprefix(_USER_CURSOR_PREFIX)
+    if not text.startswith(_USER_CURSOR_PREFIX) or user_id not in ids:
+        raise ValueError(cursor)
+    return ids.index(user_id)
 
 
 def metadata_problem(metadata: Any) -> str | None:
@@ -277,6 +295,7 @@ class Workspace:
             "conversations.open": self.conversations_open,
             "conversations.history": self.conversations_history,
             "users.info": self.users_info,
+            "users.list": self.users_list,
             "users.lookupByEmail": self.users_lookup_by_email,
             "views.open": self.views_open,
             "views.push": self.views_open,
@@ -382,6 +401,29 @@ class Workspace:
             return api_error("user_not_found")
         include_locale = _truthy(params.get("include_locale"))
         return {"ok": True, "user": user.to_slack(include_locale=include_locale)}
+
+    def users_list(self, params: Params) -> Reply:
+        """users.list: every member (bots and deactivated ones too) in id order, `limit` at a
+        time (all at once without one) with a cursor naming the next member, as Slack's
+        `dXNlcjpVMDYx…` is base64 of `user:U061…`; `locale` only with `include_locale`."""
+        members = sorted(self.users.values(), key=lambda user: user.id)
+        try:
+            start = _user_cursor_index(members, params.get("cursor"))
+            limit = int(params.get("limit") or 0)
+        except ValueError:
+            return api_error("invalid_cursor" if params.get("cursor") else "invalid_arguments")
+        limit = min(limit, USERS_LIMIT_MAX) if limit > 0 else len(members)
+        page, rest = members[start : start + limit], members[start + limit :]
+        include_locale = _truthy(params.get("include_locale"))
+        cursor = f"{_USER_CURSOR_PREFIX}{rest[0].id}" if rest else ""
+        return {
+            "ok": True,
+            "members": [user.to_slack(include_locale=include_locale) for user in page],
+            "cache_ts": int(time.time()),
+            "response_metadata": {
+                "next_cursor": base64.b64encode(cursor.encode()).decode() if cursor else ""
+            },
+        }
 
     def users_lookup_by_email(self, params: Params) -> Reply:
         """users.lookupByEmail: a member found by email, case-insensitively."""
