@@ -17,7 +17,7 @@ from bot.i18n import N_, t
 from bot.responder import SessionRespond
 from bot.services.container import Services
 from bot.slackclient import make_client
-from storage.db import Database, DatabaseUnavailable
+from storage.db import Database, DatabaseUnavailable, is_transient
 
 log = logging.getLogger("okrbot")
 
@@ -75,7 +75,7 @@ async def _on_error(
     if isinstance(error, OkrbotError):
         log.info("user error: %s", error)
         text = t(locale, error.msgid, **error.params)
-    elif isinstance(error, DatabaseUnavailable):
+    elif isinstance(error, DatabaseUnavailable) or is_transient(error):
         log.error("database unavailable: %s", error)
         text = t(locale, DATABASE_DOWN)
     else:

@@ -6,6 +6,7 @@ signed HTTP to `POST /slack/events`, and the app's Web API calls reach the stand
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -49,8 +50,8 @@ class Sandbox:
         """Send a signed slash command and return its answer: the acknowledgement's body when
         the app answered in it (an answer always says its `response_type`; a bare "queued"
         note does not), else what the app posted to the response_url."""
-        response_url = self.standin.response_url()
-        before = len(self.standin.calls_to("response_url"))
+        tag = secrets.token_hex(8)  # tells this command's answer from those of others in flight
+        response_url = self.standin.response_url(tag)
         answer = await self.sender.slash_command(
             command, text, user_id=user_id, channel_id=channel_id, response_url=response_url
         )
@@ -58,8 +59,10 @@ class Sandbox:
             raise AssertionError(f"{command} {text!r} answered HTTP {answer.status}: {answer.body}")
         if isinstance(answer.json, dict) and answer.json.get("response_type"):
             return Call("ack", answer.json, time.monotonic(), answer.status, {"ok": True})
-        calls = await self.standin.wait_for("response_url", count=before + 1)
-        return calls[-1]
+        calls = await self.standin.wait_for(
+            "response_url", where=lambda call: call.params.get("_tag") == tag, timeout=30
+        )
+        return calls[0]
 
 
 @asynccontextmanager

@@ -173,10 +173,17 @@ async def test_hostile_title_is_escaped(box: Sandbox) -> None:
     assert "<@U0ALICE>" in text
 
 
-async def test_unexpected_error_is_told_to_the_user(box: Sandbox) -> None:
+async def test_a_dead_database_is_told_as_such(box: Sandbox) -> None:
     await box.database.dispose()
     box.services.database = type(box.database).connect("postgresql://nobody@127.0.0.1:1/none")
     call = await box.command("/okr", "status", user_id="U0ALICE", channel_id="C0CS")
+    assert "I can't reach my database just now, so nothing was saved" in text_of(call)
+    assert call.params.get("response_type") == "ephemeral"
+
+
+async def test_unexpected_error_is_told_to_the_user(box: Sandbox) -> None:
+    box.standin.fail("views.open", error="invalid_trigger_id")
+    call = await box.command("/okr", "add", user_id="U0ALICE", channel_id="C0CS")
     assert "Something went wrong on my side" in text_of(call)
     assert call.params.get("response_type") == "ephemeral"
 

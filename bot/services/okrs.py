@@ -317,6 +317,10 @@ async def teams_by_id(*, database: Database, workspace_id: str, team_ids: set[in
         return list((await session.exec(query.order_by(col(Team.name)))).all())
 
 
+# Prebuilt: `/okr update KR-7` runs it on every update.
+_KR_BY_NUMBER = select(KeyResult).where(
+    KeyResult.workspace_id == bindparam("workspace_id"), KeyResult.number == bindparam("number")
+)
 _KR_REF = re.compile(r"^(?:kr[-\s#]?|#)?(\d+)$", re.IGNORECASE)
 
 
@@ -334,10 +338,8 @@ async def find_kr(*, database: Database, workspace_id: str, ref: str, user_id: s
     async with database.read() as session:
         number = _KR_REF.match(ref)
         if number:
-            query = select(KeyResult).where(
-                KeyResult.workspace_id == workspace_id, KeyResult.number == int(number.group(1))
-            )
-            found = list((await session.exec(query)).all())
+            params = {"workspace_id": workspace_id, "number": int(number.group(1))}
+            found = list((await session.exec(_KR_BY_NUMBER, params=params)).all())  # type: ignore[call-overload]
         else:
             rows = await session.exec(
                 select(KeyResult).where(KeyResult.workspace_id == workspace_id)

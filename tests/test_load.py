@@ -1,0 +1,175 @@
+"""Bursts: units of work queue for a slot instead of failing, writers take turns, transient
+failures are tried again, and a slash command answers in its ack or says it is queued — on
+both databases, through the real HTTP edge where a user would see it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sqlite3
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import exc, func, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import select
+
+from bot.sandbox import Sandbox, sandbox
+from bot.seed import load_seed
+from storage.db import Database, DatabaseUnavailable, async_url, is_sqlite, is_transient
+from storage.models import KeyResult, KrUpdate
+from tests.test_app_http import text_of
+
+NOW = dt.datetime(2026, 11, 16, 3, 0, tzinfo=dt.UTC)
+
+
+async def _make_counter(database: Database) -> None:
+    async with database.session() as session:
+        await session.exec(text("CREATE TABLE counter (n INTEGER NOT NULL)"))  # type: ignore[call-overload]
+        await session.exec(text("INSERT INTO counter VALUES (0)"))  # type: ignore[call-overload]
+
+
+async def _count(database: Database) -> int:
+    async with database.read() as session:
+        return int((await session.exec(text("SELECT n FROM counter"))).one()[0])  # type: ignore[call-overload]
+
+
+async def test_writers_of_two_processes_take_turns_without_errors(db_url: str) -> None:
+    # Two Database objects on one file or server behave as two replicas would. Each unit reads
+    # before it writes: on SQLite a deferred transaction doing that fails at once ("database is
+    # locked") when the other writer got in first; a write unit that begins IMMEDIATE waits.
+    first, second = Database.connect(db_url), Database.connect(db_url)
+    try:
+        await _make_counter(first)
+
+        async def bump(database: Database) -> None:
+            async with database.session() as session:
+                await session.exec(text("SELECT n FROM counter"))  # type: ignore[call-overload]
+                await asyncio.sleep(0)  # let the other process's writer start meanwhile
+                await session.exec(text("UPDATE counter SET n = n + 1"))  # type: ignore[call-overload]
+
+        await asyncio.gather(*(bump(db) for _ in range(40) for db in (first, second)))
+        assert await _count(first) == 80
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_a_burst_larger_than_the_pool_waits_for_slots_instead_of_failing(
+    db_url: str,
+) -> None:
+    # A pool of two connections that gives up after 0.3 s: without slots, thirty units holding
+    # a connection for 50 ms each would mostly fail with the pool's time-out.
+    options = {"pool_size": 2, "max_overflow": 0, "pool_timeout": 0.3}
+    engine = create_async_engine(async_url(db_url), **options)
+    database = Database(url=db_url, engine=engine, read_slots=1, write_slots=1)
+    try:
+        if is_sqlite(db_url):
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        await _make_counter(database)
+
+        async def write() -> None:
+            async with database.session() as session:
+                await session.exec(text("UPDATE counter SET n = n + 1"))  # type: ignore[call-overload]
+                await asyncio.sleep(0.05)
+
+        async def read() -> int:
+            async with database.read() as session:
+                await asyncio.sleep(0.05)
+                return int((await session.exec(text("SELECT n FROM counter"))).one()[0])  # type: ignore[call-overload]
+
+        results = await asyncio.gather(*(write() for _ in range(15)), *(read() for _ in range(15)))
+        assert len(results) == 30
+        assert await _count(database) == 15
+    finally:
+        await engine.dispose()
+
+
+def _locked() -> exc.OperationalError:
+    return exc.OperationalError("UPDATE x", {}, sqlite3.OperationalError("database is locked"))
+
+
+async def test_transact_runs_a_unit_again_after_a_transient_failure(database: Database) -> None:
+    attempts: list[int] = []
+
+    async def work(session: object) -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise _locked()
+        return "done"
+
+    assert await database.transact(work) == "done"
+    assert len(attempts) == 3
+
+
+async def test_transact_does_not_retry_what_another_attempt_would_repeat(
+    database: Database,
+) -> None:
+    attempts: list[int] = []
+
+    async def work(session: object) -> None:
+        attempts.append(1)
+        raise ValueError("a bug, not a busy database")
+
+    with pytest.raises(ValueError, match="a bug"):
+        await database.transact(work)
+    assert attempts == [1]
+
+
+async def test_transact_gives_up_with_a_clear_error(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("storage.db.RETRY_FIRST_DELAY", 0.001)
+
+    async def work(session: object) -> None:
+        raise _locked()
+
+    with pytest.raises(DatabaseUnavailable):
+        await database.transact(work)
+
+
+def test_transient_failures_are_told_apart() -> None:
+    assert is_transient(_locked())
+    assert is_transient(exc.TimeoutError("QueuePool limit of size 20 overflow 10 reached"))
+    assert is_transient(ConnectionRefusedError())
+    unique = exc.IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE constraint failed"))
+    assert not is_transient(unique)
+    assert not is_transient(ValueError())
+
+
+# -- through the HTTP edge -------------------------------------------------------------------
+
+
+@pytest.fixture
+async def box(db_url: str) -> AsyncIterator[Sandbox]:
+    async with sandbox(db_url, clock=lambda: NOW, migrate=False) as box:
+        await load_seed(box)
+        yield box
+
+
+async def test_a_burst_of_updates_is_answered_and_kept(box: Sandbox) -> None:
+    values = [70.0 + i / 10 for i in range(60)]
+    calls = await asyncio.gather(
+        *(box.command("/okr", f"update KR-1 {v:g}", user_id="U0ALICE") for v in values)
+    )
+    texts = [text_of(call) for call in calls]
+    assert not [t for t in texts if "went wrong" in t or "can't reach" in t]
+    assert all("→" in t for t in texts)
+    async with box.database.read() as session:
+        rows = (await session.exec(select(func.count()).select_from(KrUpdate))).one()
+        kr = (await session.exec(select(KeyResult).where(KeyResult.number == 1))).one()
+    assert rows == 60
+    assert kr.current in values
+
+
+async def test_a_late_answer_is_announced_as_queued_then_follows(box: Sandbox) -> None:
+    box.standin.slow("users.info", 2.5)  # a newcomer: their language is asked of Slack first
+    response_url = box.standin.response_url()
+    answer = await box.sender.slash_command(
+        "/okr", "status marketing", user_id="U0NEWCOMER", response_url=response_url
+    )
+    assert answer.status == 200
+    assert "your request is queued" in answer.body  # Bolt sends a bare text ack as plain text
+    (call,) = await box.standin.wait_for("response_url", timeout=10)
+    assert "Marketing" in text_of(call)
