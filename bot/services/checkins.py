@@ -49,6 +49,7 @@ from bot.services.updates import (
     apply_initiative_status,
     apply_kpi_log,
     apply_kr_update,
+    know_cycle,
     latest_kpi_values,
     period_of,
     revert_reply,
@@ -57,6 +58,7 @@ from storage.db import Database
 from storage.models import (
     CheckinPrompt,
     CheckinRound,
+    Cycle,
     Initiative,
     KeyResult,
     Kpi,
@@ -1053,6 +1055,7 @@ class _Reading:
     reading: Reading | None
     received_at: dt.datetime
     deactivated: bool = False  # the writer was marked deactivated: evidently not any more
+    cycle: Cycle | None = None
 
 
 # Returned by `_record_edit` for an edit of a message okrbot never recorded.
@@ -1067,6 +1070,7 @@ async def _read(database: Database, message: IncomingReply, now: dt.datetime) ->
         team_id = round_.team_id if round_ else None
         items = await member_items(session, message.workspace_id, message.user_id, team_id, now)
         person = await _person(session, message.workspace_id, message.user_id)
+        cycle = await current_cycle(session, message.workspace_id, now.date())
     if not items:
         return _Reading(None, round_.id if round_ else None, (), None, now)
     locale = person.locale if person and person.locale else "en"
@@ -1078,6 +1082,7 @@ async def _read(database: Database, message: IncomingReply, now: dt.datetime) ->
         reading,
         now,
         deactivated=bool(person and person.deactivated),
+        cycle=cycle,
     )
 
 
@@ -1142,6 +1147,7 @@ async def _apply(
     if read.reading is None:
         return ReplyResult(reply.id or 0, reply.round_id, (), answer_ts=reply.answer_ts)
     reading, now = read.reading, read.received_at
+    know_cycle(session, message.workspace_id, now.date(), read.cycle)
     origin = Origin(round_id=reply.round_id, reply_id=reply.id, message_ts=reply.ts)
     actor = Actor(message.workspace_id, message.user_id, Source.DM)
     applied = await _apply_reading(session, reading, read.items, actor, origin, now)

@@ -23,6 +23,7 @@ from bot.progress import KpiStatus, KrStatus, expected_progress, kpi_status, kr_
 from bot.services.okrs import current_cycle
 from storage.db import Database
 from storage.models import (
+    Cycle,
     Initiative,
     InitiativeUpdate,
     KeyResult,
@@ -92,15 +93,21 @@ async def _is_manager(session: AsyncSession, team_id: int, user_id: str) -> bool
     return (await session.exec(_MANAGER, params=params)).first() is not None  # type: ignore[call-overload]
 
 
+# One round trip for the KR and its objective: a write unit holds SQLite's only writer slot.
+_KR_AND_OBJECTIVE = (
+    select(KeyResult, Objective)
+    .join(Objective, col(Objective.id) == KeyResult.objective_id)
+    .where(KeyResult.id == bindparam("kr_id"))
+)
+
+
 async def _kr_context(
     session: AsyncSession, workspace_id: str, kr_id: int
 ) -> tuple[KeyResult, Objective]:
-    kr = await session.get(KeyResult, kr_id)
-    if kr is None or kr.workspace_id != workspace_id:
+    row = (await session.exec(_KR_AND_OBJECTIVE, params={"kr_id": kr_id})).first()  # type: ignore[call-overload]
+    if row is None or row[0].workspace_id != workspace_id:
         raise NotFound(what=f"KR #{kr_id}")
-    objective = await session.get(Objective, kr.objective_id)
-    assert objective is not None  # guaranteed by the foreign key
-    return kr, objective
+    return row[0], row[1]
 
 
 async def _check_kr(
@@ -118,13 +125,31 @@ async def _check_kr(
         )
 
 
+def _cycle_key(workspace_id: str, today: dt.date) -> tuple[str, str, dt.date]:
+    return ("current_cycle", workspace_id, today)
+
+
+def know_cycle(
+    session: AsyncSession, workspace_id: str, today: dt.date, cycle: Cycle | None
+) -> None:
+    """Tell a write unit the current cycle, read before it began (one query fewer while it
+    holds the writer slot)."""
+    session.info[_cycle_key(workspace_id, today)] = cycle
+
+
+async def cycle_now(*, database: Database, workspace_id: str, today: dt.date) -> Cycle | None:
+    """The current cycle, in a read unit of its own (see `know_cycle`)."""
+    async with database.read() as session:
+        return await current_cycle(session, workspace_id, today)
+
+
 async def _kr_status(
     session: AsyncSession, kr: KeyResult, now: dt.datetime
 ) -> tuple[float, KrStatus]:
     # A reply updates several KRs in one unit of work: ask for the cycle once per unit.
-    key = ("current_cycle", kr.workspace_id, now.date())
+    key = _cycle_key(kr.workspace_id, now.date())
     if key not in session.info:
-        session.info[key] = await current_cycle(session, kr.workspace_id, now.date())
+        know_cycle(session, kr.workspace_id, now.date(), await current_cycle(session, *key[1:]))
     cycle = session.info[key]
     expected = expected_progress(cycle.start, cycle.end, now) if cycle else 0.0
     progress = kr_progress(kr.start, kr.target, kr.current)
@@ -182,8 +207,12 @@ async def update_kr(
     now: dt.datetime | None = None,
 ) -> Change:
     """Record a new value (and/or confidence, status, note) for a KR the actor may change."""
-    return await database.transact(
-        lambda session: apply_kr_update(
+    today = (now or utcnow()).date()
+    cycle = await cycle_now(database=database, workspace_id=actor.workspace_id, today=today)
+
+    async def work(session: AsyncSession) -> Change:
+        know_cycle(session, actor.workspace_id, today, cycle)
+        return await apply_kr_update(
             session,
             actor=actor,
             kr_id=kr_id,
@@ -194,7 +223,8 @@ async def update_kr(
             origin=origin,
             now=now,
         )
-    )
+
+    return await database.transact(work)
 
 
 async def apply_kr_update(
