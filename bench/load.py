@@ -32,7 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
+import copy
 import gc
 import json
 import random
@@ -50,6 +50,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bench.common import (
+    BOT_TOKEN,
     SECRET,
     WORKSPACE,
     Answers,
@@ -108,16 +109,17 @@ def went_wrong(message: dict[str, Any]) -> bool:
 
 @dataclass
 class Bench:
-    """One backend's run: the database, the workspace, Slack's side, and the figures so far."""
+    """One backend's run: the database, the workspace, Slack's side (set once the app runs),
+    and the floor's figures once measured."""
 
     args: argparse.Namespace
     url: str
     database: Database
     workspace: BenchWorkspace
-    standin: SlackStandin
-    sender: SignedSender
-    answers: Answers
     table: Table
+    standin: SlackStandin = field(init=False)
+    sender: SignedSender = field(init=False)
+    answers: Answers = field(init=False)
     floor_rate: float | None = None
     floor_p99: float | None = None
 
@@ -384,7 +386,8 @@ async def floor_phase(bench: Bench) -> None:
     process, base = await start_floor(bench.standin.api_url)
     try:
         async with SignedSender(base + "/slack/events", SECRET, team_id=WORKSPACE) as sender:
-            floor = dataclasses.replace(bench, sender=sender)
+            floor = copy.copy(bench)  # the same run, its requests sent to the floor
+            floor.sender = sender
             await _floor_requests(floor, 40)  # warm-up: Bolt's auth.test, connections
             began = time.monotonic()
             summary = Summary.of(await _floor_requests(floor, bench.args.floor_requests))
@@ -498,7 +501,7 @@ async def open_rounds(bench: Bench) -> list[Prompt]:
     """A round for every team (what `okrbot checkin start --team` does, run here), and the
     prompts once they all reached the stand-in."""
     settings = load_settings(
-        slack_bot_token="xoxb-bench", slack_api_url=bench.standin.api_url, database_url=bench.url
+        slack_bot_token=BOT_TOKEN, slack_api_url=bench.standin.api_url, database_url=bench.url
     )
     services = Services(settings=settings, database=bench.database)
     client = make_client(settings)
@@ -689,45 +692,66 @@ PHASE_RUNS: dict[str, Callable[[Bench], Awaitable[None]]] = {
 }
 
 
+_EXCEPTION_LINE = re.compile(r"^([\w.]+(?:Error|Exception)): (.*)$", flags=re.MULTILINE)
+# Words Python prints between a chained exception and the one that ended the traceback.
+_CHAINED = ("The above exception was", "During handling of the above exception")
+
+
 def app_errors(log: Path) -> str:
-    """The app's logged exceptions, most common first (`OperationalError ×12`)."""
+    """The exceptions that ended the app's logged tracebacks, most common first (the causes
+    chained before them are left out: each failure counts once)."""
     text = log.read_text(errors="replace") if log.exists() else ""
-    kinds = Counter(re.findall(r"^([\w.]+(?:Error|Exception)):", text, flags=re.MULTILINE))
-    return ", ".join(f"{kind.rsplit('.', 1)[-1]} ×{n}" for kind, n in kinds.most_common(4))
+    found = list(_EXCEPTION_LINE.finditer(text))
+    ends = [match.start() for match in found[1:]] + [len(text)] if found else []
+    final = Counter(
+        f"{match[1]}: {match[2][:90]}".replace("|", "/")
+        for match, end in zip(found, ends, strict=True)
+        if not any(words in text[match.end() : end] for words in _CHAINED)
+    )
+    return "; ".join(f"{n} × {line}" for line, n in final.most_common(3))
 
 
 async def run_backend(args: argparse.Namespace, table: Table, name: str, url: str) -> None:
+    """Every chosen phase on one backend: a fresh workspace, the app, the stand-in."""
     database = Database.connect(url)
-    await upgrade(database)
-    began = time.perf_counter()
-    workspace = await populate(database, args.teams)
-    print(
-        f"{name}: workspace built in {time.perf_counter() - began:.1f} s ({workspace.describe()})"
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        log = Path(folder) / "app.log"
-        async with SlackStandin(team_id=WORKSPACE) as standin:
-            for user in workspace.people:
-                standin.add_user(user, name=user.lower())
-            process, base = await start_app(url, standin.api_url, log)
-            gc.freeze()  # the stand-in plays Slack: keep its collector pauses out of the figures
-            try:
-                async with SignedSender(
-                    base + "/slack/events", SECRET, team_id=WORKSPACE, timeout=args.timeout
-                ) as sender:
-                    bench = Bench(
-                        args, url, database, workspace, standin, sender, Answers(standin), table
+    try:
+        await upgrade(database)
+        began = time.perf_counter()
+        workspace = await populate(database, args.teams)
+        built = time.perf_counter() - began
+        print(f"{name}: workspace built in {built:.1f} s ({workspace.describe()})")
+        with tempfile.TemporaryDirectory() as folder:
+            log = Path(folder) / "app.log"
+            bench = Bench(args, url, database, workspace, table)
+            await run_phases(bench, log)
+            errors = app_errors(log)
+    finally:
+        await database.dispose()
+    if errors:
+        table.add(name, "all", "exceptions the app logged", errors)
+
+
+async def run_phases(bench: Bench, log: Path) -> None:
+    """The app as its own process against the stand-in, and the phases in turn."""
+    async with SlackStandin(team_id=WORKSPACE) as standin:
+        for user in bench.workspace.people:
+            standin.add_user(user, name=user.lower())
+        process, base = await start_app(bench.url, standin.api_url, log)
+        gc.freeze()  # the stand-in plays Slack: keep its collector pauses out of the figures
+        endpoint = base + "/slack/events"
+        try:
+            async with SignedSender(
+                endpoint, SECRET, team_id=WORKSPACE, timeout=bench.args.timeout
+            ) as sender:
+                bench.standin, bench.sender, bench.answers = standin, sender, Answers(standin)
+                for phase in bench.args.phases:
+                    began = time.perf_counter()
+                    await PHASE_RUNS[phase](bench)
+                    print(
+                        f"{bench_name(bench)}: {phase} done in {time.perf_counter() - began:.1f} s"
                     )
-                    for phase in args.phases:
-                        began = time.perf_counter()
-                        await PHASE_RUNS[phase](bench)
-                        print(f"{name}: {phase} done in {time.perf_counter() - began:.1f} s")
-            finally:
-                await stop_process(process)
-                await database.dispose()
-        errors = app_errors(log)
-        if errors:
-            table.add(name, "all", "exceptions the app logged", errors)
+        finally:
+            await stop_process(process)
 
 
 def parse_args() -> argparse.Namespace:
