@@ -141,8 +141,9 @@ async def send_slash(
         acked = time.monotonic() - started
     if reply.status != 200:
         return Outcome(None, acked, f"HTTP {reply.status}", tag)
-    if reply.body.strip():  # answered in the ack
+    if isinstance(reply.json, dict) and reply.json.get("response_type"):  # answered in the ack
         return Outcome(acked, acked, "went wrong" if GENERIC_ERROR in reply.body else None, tag)
+    # An empty ack, or a bare "queued" note: the answer follows through the response_url.
     return await _answer(bench, answered, started, acked, tag)
 
 
