@@ -86,6 +86,7 @@ from storage.models import (
 PHASES = ("floor", "burst", "replies", "status", "open")
 T = TypeVar("T")
 Gate = contextlib.AbstractAsyncContextManager[Any]
+WRONG_LATER = "went wrong after answering"  # answered, so timed; counted as an error too
 
 
 # -- one request ----------------------------------------------------------------------------
@@ -161,7 +162,7 @@ def later_errors(bench: Bench, outcomes: list[Outcome]) -> list[Outcome]:
     """The outcomes again, with the generic error also counted when it came after a good
     answer (the app may fail after answering, e.g. refreshing App Home)."""
     return [
-        Outcome(o.latency, o.acked, "went wrong", o.tag)
+        Outcome(o.latency, o.acked, WRONG_LATER, o.tag)
         if o.error is None and any(went_wrong(c.params) for c in bench.answers.posts[o.tag])
         else o
         for o in outcomes
@@ -225,7 +226,7 @@ class Table:
             print("| " + " | ".join(row) + " |", flush=True)
 
 
-def ms(seconds: float) -> str:
+def duration(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
@@ -240,7 +241,9 @@ class Summary:
 
     @classmethod
     def of(cls, outcomes: list[Outcome]) -> Summary:
-        latencies = [o.latency for o in outcomes if o.latency is not None and o.error is None]
+        latencies = [
+            o.latency for o in outcomes if o.latency is not None and o.error in (None, WRONG_LATER)
+        ]
         errors = Counter(o.error for o in outcomes if o.error)
         late = sum(1 for o in outcomes if o.acked is not None and o.acked > 3)
         return cls(len(outcomes), latencies, errors, late)
@@ -251,7 +254,7 @@ class Summary:
     def percentiles(self) -> str:
         if not self.latencies:
             return "none answered"
-        return f"{ms(self.p(50))} / {ms(self.p(99))} (of {len(self.latencies)})"
+        return f"{duration(self.p(50))} / {duration(self.p(99))} (of {len(self.latencies)})"
 
     def error_text(self) -> str:
         detail = ", ".join(f"{n} {kind}" for kind, n in sorted(self.errors.items()))
