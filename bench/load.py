@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import gc
 import json
 import random
@@ -95,12 +96,14 @@ WRONG_LATER = "went wrong after answering"  # answered, so timed; counted as an 
 @dataclass(frozen=True)
 class Outcome:
     """One request: seconds from sending to its answer (None: none within the timeout), to
-    its HTTP response, and what went wrong (None when nothing did)."""
+    its HTTP response, what went wrong (None when nothing did), and when (monotonic) the
+    answer came."""
 
     latency: float | None
     acked: float | None = None
     error: str | None = None
     tag: str = ""
+    at: float | None = None
 
 
 def went_wrong(message: dict[str, Any]) -> bool:
@@ -143,7 +146,8 @@ async def send_slash(
     if reply.status != 200:
         return Outcome(None, acked, f"HTTP {reply.status}", tag)
     if isinstance(reply.json, dict) and reply.json.get("response_type"):  # answered in the ack
-        return Outcome(acked, acked, "went wrong" if GENERIC_ERROR in reply.body else None, tag)
+        error = "went wrong" if GENERIC_ERROR in reply.body else None
+        return Outcome(acked, acked, error, tag, at=started + acked)
     # An empty ack, or a bare "queued" note: the answer follows through the response_url.
     return await _answer(bench, answered, started, acked, tag)
 
@@ -155,14 +159,15 @@ async def _answer(
         call = await asyncio.wait_for(answered, bench.args.timeout)
     except TimeoutError:
         return Outcome(None, acked, "no answer", tag)
-    return Outcome(call.at - started, acked, "went wrong" if went_wrong(call.params) else None, tag)
+    error = "went wrong" if went_wrong(call.params) else None
+    return Outcome(call.at - started, acked, error, tag, at=call.at)
 
 
 def later_errors(bench: Bench, outcomes: list[Outcome]) -> list[Outcome]:
     """The outcomes again, with the generic error also counted when it came after a good
     answer (the app may fail after answering, e.g. refreshing App Home)."""
     return [
-        Outcome(o.latency, o.acked, WRONG_LATER, o.tag)
+        dataclasses.replace(o, error=WRONG_LATER)
         if o.error is None and any(went_wrong(c.params) for c in bench.answers.posts[o.tag])
         else o
         for o in outcomes
@@ -440,7 +445,7 @@ async def burst_phase(bench: Bench) -> None:
     ]
     statuses = await closed_loop(status_jobs, 5, keep_going=lambda: not update_task.done())
     updates = list(await update_task)
-    last = max((began + o.latency for o in updates if o.latency is not None), default=began)
+    last = max((o.at for o in updates if o.at is not None), default=began)
     waited = await settle(bench)
     lost = await lost_updates(bench.database, plans)
     report_burst(bench, Summary.of(later_errors(bench, updates)), last - began, lost, waited)
