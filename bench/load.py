@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import dataclasses
 import gc
 import json
@@ -50,6 +51,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bench.common import (
+    BOT_TOKEN,
     SECRET,
     WORKSPACE,
     Answers,
@@ -85,6 +87,7 @@ from storage.models import (
 PHASES = ("floor", "burst", "replies", "status", "open")
 T = TypeVar("T")
 Gate = contextlib.AbstractAsyncContextManager[Any]
+WRONG_LATER = "went wrong after answering"  # answered, so timed; counted as an error too
 
 
 # -- one request ----------------------------------------------------------------------------
@@ -93,12 +96,14 @@ Gate = contextlib.AbstractAsyncContextManager[Any]
 @dataclass(frozen=True)
 class Outcome:
     """One request: seconds from sending to its answer (None: none within the timeout), to
-    its HTTP response, and what went wrong (None when nothing did)."""
+    its HTTP response, what went wrong (None when nothing did), and when (monotonic) the
+    answer came."""
 
     latency: float | None
     acked: float | None = None
     error: str | None = None
     tag: str = ""
+    at: float | None = None
 
 
 def went_wrong(message: dict[str, Any]) -> bool:
@@ -108,16 +113,17 @@ def went_wrong(message: dict[str, Any]) -> bool:
 
 @dataclass
 class Bench:
-    """One backend's run: the database, the workspace, Slack's side, and the figures so far."""
+    """One backend's run: the database, the workspace, Slack's side (set once the app runs),
+    and the floor's figures once measured."""
 
     args: argparse.Namespace
     url: str
     database: Database
     workspace: BenchWorkspace
-    standin: SlackStandin
-    sender: SignedSender
-    answers: Answers
     table: Table
+    standin: SlackStandin = field(init=False)
+    sender: SignedSender = field(init=False)
+    answers: Answers = field(init=False)
     floor_rate: float | None = None
     floor_p99: float | None = None
 
@@ -140,7 +146,8 @@ async def send_slash(
     if reply.status != 200:
         return Outcome(None, acked, f"HTTP {reply.status}", tag)
     if isinstance(reply.json, dict) and reply.json.get("response_type"):  # answered in the ack
-        return Outcome(acked, acked, "went wrong" if GENERIC_ERROR in reply.body else None, tag)
+        error = "went wrong" if GENERIC_ERROR in reply.body else None
+        return Outcome(acked, acked, error, tag, at=started + acked)
     # An empty ack, or a bare "queued" note: the answer follows through the response_url.
     return await _answer(bench, answered, started, acked, tag)
 
@@ -152,14 +159,15 @@ async def _answer(
         call = await asyncio.wait_for(answered, bench.args.timeout)
     except TimeoutError:
         return Outcome(None, acked, "no answer", tag)
-    return Outcome(call.at - started, acked, "went wrong" if went_wrong(call.params) else None, tag)
+    error = "went wrong" if went_wrong(call.params) else None
+    return Outcome(call.at - started, acked, error, tag, at=call.at)
 
 
 def later_errors(bench: Bench, outcomes: list[Outcome]) -> list[Outcome]:
     """The outcomes again, with the generic error also counted when it came after a good
     answer (the app may fail after answering, e.g. refreshing App Home)."""
     return [
-        Outcome(o.latency, o.acked, "went wrong", o.tag)
+        dataclasses.replace(o, error=WRONG_LATER)
         if o.error is None and any(went_wrong(c.params) for c in bench.answers.posts[o.tag])
         else o
         for o in outcomes
@@ -223,7 +231,7 @@ class Table:
             print("| " + " | ".join(row) + " |", flush=True)
 
 
-def ms(seconds: float) -> str:
+def duration(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
@@ -238,7 +246,9 @@ class Summary:
 
     @classmethod
     def of(cls, outcomes: list[Outcome]) -> Summary:
-        latencies = [o.latency for o in outcomes if o.latency is not None and o.error is None]
+        latencies = [
+            o.latency for o in outcomes if o.latency is not None and o.error in (None, WRONG_LATER)
+        ]
         errors = Counter(o.error for o in outcomes if o.error)
         late = sum(1 for o in outcomes if o.acked is not None and o.acked > 3)
         return cls(len(outcomes), latencies, errors, late)
@@ -249,7 +259,7 @@ class Summary:
     def percentiles(self) -> str:
         if not self.latencies:
             return "none answered"
-        return f"{ms(self.p(50))} / {ms(self.p(99))} (of {len(self.latencies)})"
+        return f"{duration(self.p(50))} / {duration(self.p(99))} (of {len(self.latencies)})"
 
     def error_text(self) -> str:
         detail = ", ".join(f"{n} {kind}" for kind, n in sorted(self.errors.items()))
@@ -385,7 +395,8 @@ async def floor_phase(bench: Bench) -> None:
     process, base = await start_floor(bench.standin.api_url)
     try:
         async with SignedSender(base + "/slack/events", SECRET, team_id=WORKSPACE) as sender:
-            floor = dataclasses.replace(bench, sender=sender)
+            floor = copy.copy(bench)  # the same run, its requests sent to the floor
+            floor.sender = sender
             await _floor_requests(floor, 40)  # warm-up: Bolt's auth.test, connections
             began = time.monotonic()
             summary = Summary.of(await _floor_requests(floor, bench.args.floor_requests))
@@ -434,7 +445,7 @@ async def burst_phase(bench: Bench) -> None:
     ]
     statuses = await closed_loop(status_jobs, 5, keep_going=lambda: not update_task.done())
     updates = list(await update_task)
-    last = max((began + o.latency for o in updates if o.latency is not None), default=began)
+    last = max((o.at for o in updates if o.at is not None), default=began)
     waited = await settle(bench)
     lost = await lost_updates(bench.database, plans)
     report_burst(bench, Summary.of(later_errors(bench, updates)), last - began, lost, waited)
@@ -499,7 +510,7 @@ async def open_rounds(bench: Bench) -> list[Prompt]:
     """A round for every team (what `okrbot checkin start --team` does, run here), and the
     prompts once they all reached the stand-in."""
     settings = load_settings(
-        slack_bot_token="xoxb-bench", slack_api_url=bench.standin.api_url, database_url=bench.url
+        slack_bot_token=BOT_TOKEN, slack_api_url=bench.standin.api_url, database_url=bench.url
     )
     services = Services(settings=settings, database=bench.database)
     client = make_client(settings)
@@ -690,45 +701,66 @@ PHASE_RUNS: dict[str, Callable[[Bench], Awaitable[None]]] = {
 }
 
 
+_EXCEPTION_LINE = re.compile(r"^([\w.]+(?:Error|Exception)): (.*)$", flags=re.MULTILINE)
+# Words Python prints between a chained exception and the one that ended the traceback.
+_CHAINED = ("The above exception was", "During handling of the above exception")
+
+
 def app_errors(log: Path) -> str:
-    """The app's logged exceptions, most common first (`OperationalError ×12`)."""
+    """The exceptions that ended the app's logged tracebacks, most common first (the causes
+    chained before them are left out: each failure counts once)."""
     text = log.read_text(errors="replace") if log.exists() else ""
-    kinds = Counter(re.findall(r"^([\w.]+(?:Error|Exception)):", text, flags=re.MULTILINE))
-    return ", ".join(f"{kind.rsplit('.', 1)[-1]} ×{n}" for kind, n in kinds.most_common(4))
+    found = list(_EXCEPTION_LINE.finditer(text))
+    ends = [match.start() for match in found[1:]] + [len(text)] if found else []
+    final = Counter(
+        f"{match[1]}: {match[2][:90]}".replace("|", "/")
+        for match, end in zip(found, ends, strict=True)
+        if not any(words in text[match.end() : end] for words in _CHAINED)
+    )
+    return "; ".join(f"{n} × {line}" for line, n in final.most_common(3))
 
 
 async def run_backend(args: argparse.Namespace, table: Table, name: str, url: str) -> None:
+    """Every chosen phase on one backend: a fresh workspace, the app, the stand-in."""
     database = Database.connect(url)
-    await upgrade(database)
-    began = time.perf_counter()
-    workspace = await populate(database, args.teams)
-    print(
-        f"{name}: workspace built in {time.perf_counter() - began:.1f} s ({workspace.describe()})"
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        log = Path(folder) / "app.log"
-        async with SlackStandin(team_id=WORKSPACE) as standin:
-            for user in workspace.people:
-                standin.add_user(user, name=user.lower())
-            process, base = await start_app(url, standin.api_url, log)
-            gc.freeze()  # the stand-in plays Slack: keep its collector pauses out of the figures
-            try:
-                async with SignedSender(
-                    base + "/slack/events", SECRET, team_id=WORKSPACE, timeout=args.timeout
-                ) as sender:
-                    bench = Bench(
-                        args, url, database, workspace, standin, sender, Answers(standin), table
+    try:
+        await upgrade(database)
+        began = time.perf_counter()
+        workspace = await populate(database, args.teams)
+        built = time.perf_counter() - began
+        print(f"{name}: workspace built in {built:.1f} s ({workspace.describe()})")
+        with tempfile.TemporaryDirectory() as folder:
+            log = Path(folder) / "app.log"
+            bench = Bench(args, url, database, workspace, table)
+            await run_phases(bench, log)
+            errors = app_errors(log)
+    finally:
+        await database.dispose()
+    if errors:
+        table.add(name, "all", "exceptions the app logged", errors)
+
+
+async def run_phases(bench: Bench, log: Path) -> None:
+    """The app as its own process against the stand-in, and the phases in turn."""
+    async with SlackStandin(team_id=WORKSPACE) as standin:
+        for user in bench.workspace.people:
+            standin.add_user(user, name=user.lower())
+        process, base = await start_app(bench.url, standin.api_url, log)
+        gc.freeze()  # the stand-in plays Slack: keep its collector pauses out of the figures
+        endpoint = base + "/slack/events"
+        try:
+            async with SignedSender(
+                endpoint, SECRET, team_id=WORKSPACE, timeout=bench.args.timeout
+            ) as sender:
+                bench.standin, bench.sender, bench.answers = standin, sender, Answers(standin)
+                for phase in bench.args.phases:
+                    began = time.perf_counter()
+                    await PHASE_RUNS[phase](bench)
+                    print(
+                        f"{bench_name(bench)}: {phase} done in {time.perf_counter() - began:.1f} s"
                     )
-                    for phase in args.phases:
-                        began = time.perf_counter()
-                        await PHASE_RUNS[phase](bench)
-                        print(f"{name}: {phase} done in {time.perf_counter() - began:.1f} s")
-            finally:
-                await stop_process(process)
-                await database.dispose()
-        errors = app_errors(log)
-        if errors:
-            table.add(name, "all", "exceptions the app logged", errors)
+        finally:
+            await stop_process(process)
 
 
 def parse_args() -> argparse.Namespace:

@@ -83,12 +83,8 @@ async def populate(database: Database, teams: int = TEAMS) -> BenchWorkspace:
     async with database.session() as session:
         session.add(Workspace(id=WORKSPACE))
         await session.flush()
-        cycle = Cycle(
-            workspace_id=WORKSPACE,
-            name="bench",
-            start=today - dt.timedelta(days=45),
-            end=today + dt.timedelta(days=45),
-        )
+        half = dt.timedelta(days=45)
+        cycle = Cycle(workspace_id=WORKSPACE, name="bench", start=today - half, end=today + half)
         session.add(cycle)
         for team in workspace.teams:
             _add_people(session, team)
