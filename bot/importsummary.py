@@ -9,28 +9,12 @@ from bot.i18n import t, tn
 from bot.services.imports import ImportReport
 
 
-def _team(locale: str, count: int) -> str:
-    return tn(locale, "{count} team", "{count} teams", count)
-
-
-def _member(locale: str, count: int) -> str:
-    return tn(locale, "{count} member", "{count} members", count)
-
-
-def _kpi(locale: str, count: int) -> str:
-    return tn(locale, "{count} KPI", "{count} KPIs", count)
-
-
-def _value(locale: str, count: int) -> str:
-    return tn(locale, "{count} value", "{count} values", count)
-
-
 def _counted(locale: str, kind: str, count: int) -> str:
-    """One kind of row, counted, standing alone (its parent was not counted beside it)."""
+    """One kind of row, counted, said on its own."""
     if kind == "cycle":
         return tn(locale, "{count} cycle", "{count} cycles", count)
     if kind == "team":
-        return _team(locale, count)
+        return tn(locale, "{count} team", "{count} teams", count)
     if kind == "membership":
         return tn(locale, "{count} team member", "{count} team members", count)
     if kind == "objective":
@@ -40,39 +24,40 @@ def _counted(locale: str, kind: str, count: int) -> str:
     if kind == "initiative":
         return tn(locale, "{count} initiative", "{count} initiatives", count)
     if kind == "kpi":
-        return _kpi(locale, count)
+        return tn(locale, "{count} KPI", "{count} KPIs", count)
     if kind == "measurement":
         return tn(locale, "{count} KPI value", "{count} KPI values", count)
     return tn(locale, "{count} person", "{count} people", count)
 
 
+def _member(locale: str, count: int) -> str:
+    return tn(locale, "{count} member", "{count} members", count)
+
+
+def _value(locale: str, count: int) -> str:
+    return tn(locale, "{count} value", "{count} values", count)
+
+
 # The order a person reads an import file in; the workspace row is bookkeeping, not news.
 _ORDER = ("cycle", "team", "objective", "key_result", "initiative", "kpi", "person")
-# A kind said together with its parent's count: "4 teams with 11 members".
-_CHILDREN = {"team": ("membership", _team, _member), "kpi": ("measurement", _kpi, _value)}
+# Rows said beside their parent's count ("4 teams with 11 members"), else on their own.
+_PARTS = {"team": ("membership", _member), "kpi": ("measurement", _value)}
+
+
+def _phrase(counts: Counter[str], kind: str, locale: str) -> list[str]:
+    """How one kind, with its parts, is said: none, one or two phrases."""
+    count = counts[kind]
+    part, part_text = _PARTS.get(kind, ("", None))
+    parts = counts[part] if part else 0
+    if count and parts and part_text:
+        things, of = _counted(locale, kind, count), part_text(locale, parts)
+        return [t(locale, "{things} with {parts}", things=things, parts=of)]
+    said = [_counted(locale, kind, count)] if count else []
+    return said + ([_counted(locale, part, parts)] if parts else [])
 
 
 def _phrases(counts: Counter[str], locale: str) -> list[str]:
-    phrases = []
-    for kind in _ORDER:
-        count = counts[kind]
-        child = _CHILDREN.get(kind)
-        if child and count and counts[child[0]]:
-            _name, parent_text, child_text = child
-            phrases.append(
-                t(
-                    locale,
-                    "{things} with {parts}",
-                    things=parent_text(locale, count),
-                    parts=child_text(locale, counts[child[0]]),
-                )
-            )
-            continue
-        if count:
-            phrases.append(_counted(locale, kind, count))
-        if child and counts[child[0]]:
-            phrases.append(_counted(locale, child[0], counts[child[0]]))
-    return phrases
+    return [phrase for kind in _ORDER for phrase in _phrase(counts, kind, locale)]
 
 
 def describe_import(report: ImportReport, locale: str) -> str:

@@ -18,8 +18,9 @@ from bot.blocks.help import build_help
 from bot.i18n import N_, t
 from bot.responder import AnswerInAck
 from bot.services import okrs
+from bot.services.okrs import KrView
 from handlers import checkin, kpi, okr
-from handlers.common import Subcommand, caller, services_of
+from handlers.common import Caller, Subcommand, caller, services_of
 
 # Slack waits 3 s for the acknowledgement; past this the answer follows by response_url.
 ANSWER_BUDGET = 1.5
@@ -68,10 +69,24 @@ async def _run_subcommand(
     handler = table.get(word)
     if handler is None:
         unknown = word if word and word != "help" else None
-        help_message = build_help(who.locale, unknown=unknown)
+        help_message = build_help(
+            who.locale, unknown=unknown, example=await _first_kr(who, context)
+        )
         await respond(**help_message.as_kwargs(), response_type="ephemeral")
         return
     await handler(who, rest, context, respond)
+
+
+async def _first_kr(who: Caller, context: AsyncBoltContext) -> KrView | None:
+    """The caller's first KR of the current cycle, for the help's examples."""
+    services = services_of(context)
+    mine = await okrs.my_items(
+        database=services.database,
+        workspace_id=who.workspace_id,
+        user_id=who.user_id,
+        now=services.clock(),
+    )
+    return mine.key_results[0] if mine.key_results else None
 
 
 async def okr_command(

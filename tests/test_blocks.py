@@ -215,3 +215,11 @@ def test_mine_without_krs_suggests_no_kr_update() -> None:
     initiative = InitiativeView(1, "Add chat", "in_progress", "KR-1")
     message = build_mine(Mine((), (initiative,), 0.5), "en")
     assert "/okr update" not in str(message.blocks)
+
+
+def test_help_examples_use_the_readers_own_first_kr() -> None:
+    shown = str(build_help("id", example=owned(2, 6, 4, 5.3, "h")).blocks)
+    assert "`/okr update KR-2 5,1 [note]`" in shown and "`/okr history KR-2`" in shown
+    assert "KR-7" not in shown
+    generic = str(build_help("en").blocks)  # the reader owns no KR
+    assert "`/okr update KR-7 74 [note]`" in generic and "`/okr history KR-7`" in generic

@@ -51,6 +51,13 @@ async def test_mine_lists_the_callers_krs_and_initiatives(box: Sandbox) -> None:
     assert "`/okr update KR-2 5`" in text  # his own KR, a step from 5,2 h toward 4 h
 
 
+async def test_help_examples_fit_the_reader(box: Sandbox) -> None:
+    bob = text_of(await box.command("/okr", "help", user_id="U0BOB"))
+    assert "`/okr update KR-2 5 [note]`" in bob and "`/okr history KR-2`" in bob
+    alice = text_of(await box.command("/kpi", "frob", user_id="U0ALICE"))
+    assert "`/okr update KR-1 75 [note]`" in alice and "`frob`" in alice
+
+
 async def test_owner_updates_a_kr_answered_in_the_ack(box: Sandbox) -> None:
     call = await box.command("/okr", "update KR-1 76 good week", user_id="U0ALICE")
     assert call.method == "ack"  # ready within the budget: no response_url round trip

@@ -93,16 +93,22 @@ def build_mine(mine: Mine, locale: str) -> Message:
     return Message(text=t(locale, "Your key results and initiatives"), blocks=blocks)
 
 
-def _update_hint(kr: KrView, locale: str) -> str:
-    """`Update one with /okr update KR-2 5`: the reader's own KR and a value it might take
-    next, a tenth of the way on toward its target (its current value once that is reached)."""
+def example_value(kr: KrView, locale: str) -> str:
+    """A value the KR might take next, for examples: a tenth of the way on toward its target
+    (the target when that is closer, the current value once it is reached), in the reader's
+    number format."""
     remaining, step = kr.target - kr.current, (kr.target - kr.start) / 10
     value = kr.current
     if step and remaining / step > 0:  # not there yet
         value = kr.current + step if abs(step) < abs(remaining) else kr.target
     digits = min(2, max(0, -math.floor(math.log10(abs(step))))) if step else 2
-    example = format_number(round(value, digits), locale, digits=digits)
-    return t(locale, "Update one with `/okr update {kr} {value}`.", kr=kr.short_id, value=example)
+    return format_number(round(value, digits), locale, digits=digits)
+
+
+def _update_hint(kr: KrView, locale: str) -> str:
+    """`Update one with /okr update KR-2 5`: the reader's own KR and a plausible value."""
+    value = example_value(kr, locale)
+    return t(locale, "Update one with `/okr update {kr} {value}`.", kr=kr.short_id, value=value)
 
 
 def _history_line(entry: HistoryEntry, unit: str, locale: str) -> str:

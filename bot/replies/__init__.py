@@ -18,6 +18,12 @@ How a reply is read:
 4. A line without anchors is a message-level phrase (`skip`, `no change`), a continuation (a
    note or confidence for the item of the line above), or, when the member has one KR/KPI, a
    bare value for it. Anything else goes to `unread`.
+
+The modules, in the order a reply meets them: `model` (items, updates, readings), `words`
+(the phrase tables) and `patterns` (regular expressions built from them), `cleaning`, `index`
+(how replies may name each item), `anchors`, `segments`, `notes`, `confidence` (with status
+and "same"), `values`, and `assembly`, which puts a reply together. Only this module's names
+are for the rest of okrbot.
 """
 
 from __future__ import annotations
