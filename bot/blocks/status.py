@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from bot.blocks import ids
@@ -49,7 +50,14 @@ def _objective_text(objective: ObjectiveView, locale: str) -> str:
     return "\n".join([head, *lines])
 
 
-def _team_blocks(status: TeamStatus, locale: str) -> list[dict[str, Any]]:
+@lru_cache(maxsize=256)
+def _team_blocks(status: TeamStatus, locale: str) -> tuple[dict[str, Any], ...]:
+    """One team's blocks. Kept per (status, locale): most statuses are asked again of data that
+    has not changed, and the blocks are never changed once built."""
+    return tuple(_build_team_blocks(status, locale))
+
+
+def _build_team_blocks(status: TeamStatus, locale: str) -> list[dict[str, Any]]:
     title = f"{status.team_name} · {status.cycle_name}" if status.cycle_name else status.team_name
     blocks = [header(title)]
     if not status.objectives:

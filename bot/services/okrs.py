@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import Select, bindparam, case, func, true
@@ -283,9 +284,17 @@ _STATUS_OF_USER = _status_query(
 
 
 def _assemble(rows: Sequence[Any], now: dt.datetime) -> list[TeamStatus]:
-    """Rows of (team, KR, objective, cycle) into each team's objectives with their KR views."""
+    """Rows of (team, KR, objective, cycle) into each team's objectives with their KR views.
+
+    Building the views is most of what a status costs, and most statuses are asked of data
+    that has not changed: the same rows in the same minute give the same views, kept."""
     if not rows:
         return []
+    return list(_assemble_rows(tuple(rows), now.replace(second=0, microsecond=0)))
+
+
+@lru_cache(maxsize=256)
+def _assemble_rows(rows: tuple[Any, ...], now: dt.datetime) -> tuple[TeamStatus, ...]:
     first = rows[0]
     cycle_name = first.cycle_name
     expected = expected_progress(first.cycle_start, first.cycle_end, now) if cycle_name else 0.0
@@ -304,10 +313,10 @@ def _assemble(rows: Sequence[Any], now: dt.datetime) -> list[TeamStatus]:
         views = tuple(krs[objective_id])
         progress = objective_progress((kr.progress, kr.weight) for kr in views)
         by_team[team_id].append(ObjectiveView(row.o_title, row.o_owner_id, clamp(progress), views))
-    return [
+    return tuple(
         TeamStatus(team_id, name, cycle_name, expected, tuple(by_team[team_id]))
         for team_id, name in teams.items()
-    ]
+    )
 
 
 async def teams_by_id(*, database: Database, workspace_id: str, team_ids: set[int]) -> list[Team]:
