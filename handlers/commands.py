@@ -26,6 +26,9 @@ from handlers.common import Caller, Subcommand, caller, services_of
 ANSWER_BUDGET = 1.5
 QUEUED = N_("Busy moment: your request is queued, and my answer will follow here shortly.")
 
+# Subcommands that only read: never queued behind the commands that write.
+READS = {"status", "mine", "help", "history"}
+
 OKR_SUBCOMMANDS: dict[str, Subcommand] = {**okr.SUBCOMMANDS, **checkin.SUBCOMMANDS}
 KPI_SUBCOMMANDS: dict[str, Subcommand] = {**kpi.SUBCOMMANDS}
 
@@ -64,9 +67,16 @@ async def _run_subcommand(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
-    who = await caller(context, client, command["user_id"])
     word, rest = split_words(command.get("text", ""))
     handler = table.get(word)
+    if handler is not None and word not in READS:
+        # Commands that write take turns a few at a time: a backlog of them would otherwise
+        # crowd the event loop and keep reads (and the database's writer) waiting.
+        async with services_of(context).writing:
+            who = await caller(context, client, command["user_id"])
+            await handler(who, rest, context, respond)
+        return
+    who = await caller(context, client, command["user_id"])
     if handler is None:
         unknown = word if word and word != "help" else None
         help_message = build_help(

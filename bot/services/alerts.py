@@ -46,13 +46,30 @@ async def claim_kpi_alerts(
 
     `previous` maps each KPI id to its latest value before the change (None for a first one).
     """
-    alerts = []
-    for kpi_id, old in previous.items():
-        async with database.session() as session:
-            alert = await _claim_one(session, workspace_id, kpi_id, old)
-        if alert is not None:
-            alerts.append(alert)
-    return alerts
+    moved = await _moved(database, workspace_id, previous)
+    if not moved:
+        return []  # the usual case: no KPI changed state, and no write unit is needed
+
+    async def claim(session: AsyncSession) -> list[KpiAlert]:
+        found = [await _claim_one(session, workspace_id, kpi_id, moved[kpi_id]) for kpi_id in moved]
+        return [alert for alert in found if alert is not None]
+
+    return await database.transact(claim)
+
+
+async def _moved(
+    database: Database, workspace_id: str, previous: Mapping[int, float | None]
+) -> dict[int, float | None]:
+    """The KPIs whose state is not the one last announced: the only ones worth a claim."""
+    async with database.read() as session:
+        found = await load_kpi_lines(
+            session, col(Kpi.id).in_(list(previous)), Kpi.workspace_id == workspace_id
+        )
+    return {
+        kpi.id or 0: previous[kpi.id or 0]
+        for kpi, line in found
+        if line is not None and kpi.alert_state != line.status.value
+    }
 
 
 async def _claim_one(

@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.responder import SharedSession
-from storage.db import Database
+from storage.db import Database, Slots
 from storage.models import utcnow
 
 DRAIN_SECONDS = 10.0
+# Commands that write, running at once; the others wait their turn (see handlers/commands.py).
+WRITING = 4
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Services:
     # People's languages, read once per process: every request needs one, and they rarely change.
     locales: dict[tuple[str, str], str] = field(default_factory=dict)
     http: SharedSession = field(default_factory=SharedSession)
+    writing: Slots = field(default_factory=lambda: Slots(WRITING))
     # Background work to stop at shutdown, after in-flight listeners are done (the Home feed).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
