@@ -20,9 +20,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import event, exc, text
+from sqlalchemy import event, exc, insert, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 log = logging.getLogger("okrbot.db")
@@ -121,6 +122,23 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     )
 
 
+_DEFERRED = "okrbot_deferred_inserts"
+
+
+def insert_later(session: AsyncSession, row: SQLModel) -> None:
+    """Insert `row` when its write unit commits, in one statement with the unit's other rows of
+    the same table. For rows nothing reads back in the same unit (history): the ORM inserts
+    each in a statement of its own on SQLite (to learn its id), while the unit holds the only
+    writer slot."""
+    rows = session.info.setdefault(_DEFERRED, {}).setdefault(type(row), [])
+    rows.append(row.model_dump(exclude={"id"}))
+
+
+async def _insert_deferred(session: AsyncSession) -> None:
+    for model, rows in session.info.pop(_DEFERRED, {}).items():
+        await session.exec(insert(model), params=rows)  # type: ignore[call-overload]
+
+
 class Slots:
     """At most `size` holders at once; the others wait in arrival order, never time out."""
 
@@ -180,6 +198,7 @@ class Database:
         async with self._writes, self._write_sessions() as session:
             try:
                 yield session
+                await _insert_deferred(session)
                 await session.commit()
             except BaseException:
                 await session.rollback()

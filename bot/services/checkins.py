@@ -52,6 +52,7 @@ from bot.services.updates import (
     know_cycle,
     latest_kpi_values,
     period_of,
+    preload_krs,
     revert_reply,
 )
 from storage.db import Database
@@ -1225,6 +1226,7 @@ async def _apply_reading(
     if reading.skip:
         return applied
     by_number = {item.n: item for item in items}
+    await preload_krs(session, [item.ref_id for item in items if item.kind == "kr"])
     for update_ in reading.updates:
         item = by_number.get(update_.n)
         if item is not None:

@@ -9,6 +9,7 @@ managers. Everything is kept with author and source, so nothing is beyond undo.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,7 +22,7 @@ from bot.errors import NotAllowed, NotFound
 from bot.i18n import N_
 from bot.progress import KpiStatus, KrStatus, expected_progress, kpi_status, kr_progress, kr_status
 from bot.services.okrs import current_cycle
-from storage.db import Database
+from storage.db import Database, insert_later
 from storage.models import (
     Cycle,
     Initiative,
@@ -101,10 +102,28 @@ _KR_AND_OBJECTIVE = (
 )
 
 
+_PRELOADED = "preloaded_krs"
+
+
+async def preload_krs(session: AsyncSession, kr_ids: Iterable[int]) -> None:
+    """Load these KRs and their objectives in one statement, for a unit of work that changes
+    several (a check-in reply): one round trip instead of one per KR."""
+    query = (
+        select(KeyResult, Objective)
+        .join(Objective, col(Objective.id) == KeyResult.objective_id)
+        .where(col(KeyResult.id).in_(list(kr_ids)))
+    )
+    loaded = session.info.setdefault(_PRELOADED, {})
+    for kr, objective in (await session.exec(query)).all():
+        loaded[kr.id] = (kr, objective)
+
+
 async def _kr_context(
     session: AsyncSession, workspace_id: str, kr_id: int
 ) -> tuple[KeyResult, Objective]:
-    row = (await session.exec(_KR_AND_OBJECTIVE, params={"kr_id": kr_id})).first()  # type: ignore[call-overload]
+    row = session.info.get(_PRELOADED, {}).get(kr_id)
+    if row is None:
+        row = (await session.exec(_KR_AND_OBJECTIVE, params={"kr_id": kr_id})).first()  # type: ignore[call-overload]
     if row is None or row[0].workspace_id != workspace_id:
         raise NotFound(what=f"KR #{kr_id}")
     return row[0], row[1]
@@ -182,7 +201,7 @@ async def _apply_kr(
         reply_id=origin.reply_id,
         message_ts=origin.message_ts,
     )
-    session.add(row)
+    insert_later(session, row)  # a reply's history rows in one statement
     if value is not None:
         kr.current = value
     if confidence is not None:
