@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 @dataclass
@@ -32,5 +32,15 @@ class Metrics:
             registry=self.registry,
         )
 
-    def render(self) -> bytes:
+        self.waiting = Gauge(
+            "okrbot_db_waiting",
+            "Units of work waiting for a database slot, by kind (read or write).",
+            ["kind"],
+            registry=self.registry,
+        )
+
+    def render(self, *, waiting: dict[str, int] | None = None) -> bytes:
+        """The metrics in Prometheus' text format; `waiting` is read at the moment of asking."""
+        for kind, count in (waiting or {}).items():
+            self.waiting.labels(kind=kind).set(count)
         return generate_latest(self.registry)

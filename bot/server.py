@@ -48,7 +48,8 @@ def build_web_app(app: AsyncApp, services: Services) -> web.Application:
         return web.json_response({"ok": True})
 
     async def metrics(_request: web.Request) -> web.Response:
-        return web.Response(body=services.metrics.render(), content_type="text/plain")
+        body = services.metrics.render(waiting=services.database.waiting)
+        return web.Response(body=body, content_type="text/plain")
 
     web_app = web.Application()
     web_app.add_routes(

@@ -59,6 +59,7 @@ async def test_healthz_and_metrics(box: Sandbox) -> None:
     status, body = await get(box.url + "/metrics")
     assert status == 200
     assert 'okrbot_slack_requests_total{kind="command",status="200"} 1.0' in body
+    assert 'okrbot_db_waiting{kind="write"} 0.0' in body  # nothing queued for the database
 
 
 async def test_healthz_fails_when_the_database_is_gone(box: Sandbox) -> None:
