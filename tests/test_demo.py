@@ -42,3 +42,14 @@ async def test_demo_shows_mine_and_kpis(tmp_path: Path, capsys: pytest.CaptureFi
     kpis = out[out.index("Carol types `/kpi status`") :]
     assert "Average reply time 5.2 h (2026-10) · target 4 h · 🟡 warn" in kpis
     assert "Tickets per month: 1,180 tickets → 1,150 tickets" in kpis
+
+
+async def test_demo_shows_alices_own_home_tab(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await run_demo(tmp_path / "demo.db")
+    out = capsys.readouterr().out
+    home = out[out.index("┌ App Home of Alice") :]
+    home = home[: home.index("└")]
+    assert "Your key results" in home and "KR-1 Increase NPS from 70 to 80" in home
+    assert "You don't own any key results" not in home
