@@ -29,6 +29,9 @@ DELAY = 1.0
 SPACING = 5.0
 # Publishes a minute across the workspace: under Tier 4's 100, leaving room for Home opens.
 PER_MINUTE = 80
+# How long "has never opened Home" is believed before the database is asked again (another
+# replica may have seen the person open it meanwhile; the open itself always publishes).
+UNWATCHED_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class HomeFeed:
         self._delay, self._spacing, self._gap = delay, spacing, 60.0 / per_minute
         self._stale: dict[tuple[str, str], tuple[Reader, float]] = {}
         self._published: dict[tuple[str, str], float] = {}
+        self._watching: set[tuple[str, str]] = set()
+        self._unwatched: dict[tuple[str, str], float] = {}  # until when it is believed
         self._next_publish = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -65,6 +70,8 @@ class HomeFeed:
         """The reader's items changed: refresh their tab soon (never on the caller's time)."""
         key = (reader.workspace_id, reader.user_id)
         now = time.monotonic()
+        if self._unwatched.get(key, 0.0) >= now:
+            return  # they have not opened Home: nothing to refresh
         due = max(now + self._delay, self._published.get(key, 0.0) + self._spacing)
         earlier = self._stale.get(key)
         self._stale[key] = (reader, min(due, earlier[1]) if earlier else due)
@@ -80,7 +87,10 @@ class HomeFeed:
             user_id=reader.user_id,
             now=self._services.clock(),
         )
-        self._stale.pop((reader.workspace_id, reader.user_id), None)
+        key = (reader.workspace_id, reader.user_id)
+        self._stale.pop(key, None)
+        self._unwatched.pop(key, None)
+        self._watching.add(key)
         await self._publish(reader)
 
     @property
@@ -110,18 +120,31 @@ class HomeFeed:
             await self._publish_batch(due)
 
     async def _publish_batch(self, readers: list[Reader]) -> None:
-        workspace_ids = {reader.workspace_id for reader in readers}
-        for workspace_id in workspace_ids:
-            mine = [reader for reader in readers if reader.workspace_id == workspace_id]
+        for reader in await self._watchers(readers):
+            await self._paced()
+            await self._publish_logged(reader)
+
+    async def _watchers(self, readers: list[Reader]) -> list[Reader]:
+        """The readers who have opened their Home tab, asking the database only about those
+        not known either way (a burst of changes by people who never look costs no query)."""
+        now = time.monotonic()
+        unknown = [
+            r
+            for r in readers
+            if (r.workspace_id, r.user_id) not in self._watching
+            and self._unwatched.get((r.workspace_id, r.user_id), 0.0) < now
+        ]
+        for workspace_id in {reader.workspace_id for reader in unknown}:
+            asked = [reader.user_id for reader in unknown if reader.workspace_id == workspace_id]
             watching = await people.opened_home(
-                database=self._services.database,
-                workspace_id=workspace_id,
-                user_ids=[reader.user_id for reader in mine],
+                database=self._services.database, workspace_id=workspace_id, user_ids=asked
             )
-            for reader in mine:
-                if reader.user_id in watching:
-                    await self._paced()
-                    await self._publish_logged(reader)
+            for user_id in asked:
+                if user_id in watching:
+                    self._watching.add((workspace_id, user_id))
+                else:
+                    self._unwatched[(workspace_id, user_id)] = now + UNWATCHED_SECONDS
+        return [r for r in readers if (r.workspace_id, r.user_id) in self._watching]
 
     async def _paced(self) -> None:
         now = time.monotonic()
