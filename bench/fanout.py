@@ -234,7 +234,10 @@ class Watch:
         self.first_prompt = call.at if self.first_prompt is None else self.first_prompt
         self.accepted[str(call.params.get("channel"))] += 1
         self.last = call.at
-        if self.restarted_at is not None and self.resumed_at is None:
+        # A prompt sent before the kill may be answered after the restart: only calls that
+        # arrived after it count as the round resuming.
+        restarted = self.restarted_at is not None and call.at >= self.restarted_at
+        if restarted and self.resumed_at is None:
             self.resumed_at = call.at
         if sum(self.accepted.values()) >= self.members // 2:
             self.half.set()
