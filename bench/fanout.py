@@ -163,7 +163,20 @@ async def worker(database_url: str, api_url: str, members: int) -> None:
             await asyncio.sleep(0.5)
     finally:
         runner.stop()
+        await settle_jobs()
         await database.dispose()
+
+
+async def settle_jobs() -> None:
+    """Let jobs still winding down (a sender releasing its round) finish before the database
+    goes, so that a finished worker exits quietly; cancel what still runs after a while."""
+    pending = {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+    if not pending:
+        return
+    _done, running = await asyncio.wait(pending, timeout=5)
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
 
 
 Proc = asyncio.subprocess.Process
@@ -199,6 +212,7 @@ class Watch:
     calls: Counter[str] = field(default_factory=Counter)
     limited: Counter[str] = field(default_factory=Counter)
     first: float | None = None
+    first_prompt: float | None = None
     last: float = 0.0
     taken_over: int = 0
     found_delivered: int = 0
@@ -217,9 +231,13 @@ class Watch:
             self._accepted(call)
 
     def _accepted(self, call: Call) -> None:
+        self.first_prompt = call.at if self.first_prompt is None else self.first_prompt
         self.accepted[str(call.params.get("channel"))] += 1
         self.last = call.at
-        if self.restarted_at is not None and self.resumed_at is None:
+        # A prompt sent before the kill may be answered after the restart: only calls that
+        # arrived after it count as the round resuming.
+        restarted = self.restarted_at is not None and call.at >= self.restarted_at
+        if restarted and self.resumed_at is None:
             self.resumed_at = call.at
         if sum(self.accepted.values()) >= self.members // 2:
             self.half.set()
@@ -253,11 +271,13 @@ class Watch:
             for method, count in sorted(self.calls.items())
         )
         resume = f"; resumed {resumed:.1f} s after the restart" if resumed is not None else ""
+        start = (self.first_prompt or 0) - (self.first or 0)
         return (
             f"{name}: {self.members} prompts in {elapsed:.1f} s, minimum {minimum:.1f} s "
             f"({elapsed / minimum:.3f}x), lost {lost}, duplicated {duplicated}, "
             f"{self.taken_over} taken over ({self.found_delivered} found already delivered)"
-            f"{killed}{resume} ({verdict} {bar})\n    calls: {calls}"
+            f"{killed}{resume} ({verdict} {bar})\n    first prompt {start:.2f} s after the "
+            f"round's first call; calls: {calls}"
         )
 
 

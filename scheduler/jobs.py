@@ -407,9 +407,12 @@ async def send_reminders(
 ) -> None:
     """Each claimed reminder, under one heartbeat; one that fails is tried again by a later
     sweep (bounded), after a look at the DM."""
-    async with Heartbeat(services) as heartbeat:
+    reminders = list(reminders)
+    heartbeat = Heartbeat(services)
+    # All of them from the start: a claim waiting its turn must not lapse to another sender.
+    heartbeat.reminders.update(reminder.prompt_id for reminder in reminders)
+    async with heartbeat:
         for reminder in reminders:
-            heartbeat.reminders.add(reminder.prompt_id)
             await send_reminder(services, client, reminder)
             heartbeat.reminders.discard(reminder.prompt_id)
 

@@ -28,9 +28,9 @@ Job = Callable[..., Awaitable[None]]
 SYNC_MINUTES = 5
 # The check-in sweep (members' own timezones, reminders, closing, abandoned claims).
 SWEEP_MINUTES = 1
-# The look for rounds whose sender died (`take_over(services, client)`, one for all teams): it
-# must come often enough that a round resumes within 30 s of its sender's last heartbeat.
-TAKE_OVER_SECONDS = 5
+# The look for rounds whose sender died (`take_over(services, client)`, one indexed query for
+# all teams): a round must resume within 30 s of a restart, and the lease alone takes 20.
+TAKE_OVER_SECONDS = 2
 GLOBAL_JOBS = ("sync", "take_over")
 # A job missed while the process was down still runs on start within this window (SPEC: a
 # missed check-in is caught up, an old one skipped); APScheduler's default is one second.
