@@ -93,11 +93,6 @@ class HomeFeed:
         self._watching.add(key)
         await self._publish(reader)
 
-    @property
-    def pending(self) -> int:
-        """Tabs waiting to be published."""
-        return len(self._stale)
-
     async def close(self) -> None:
         """Stop publishing; stale tabs are rendered anew when next opened."""
         if self._task is not None:
