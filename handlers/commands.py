@@ -8,6 +8,7 @@ response_url, after an acknowledgement saying that it is queued.
 from __future__ import annotations
 
 import asyncio
+from contextlib import nullcontext
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -26,8 +27,9 @@ from handlers.common import Caller, Subcommand, caller, services_of
 ANSWER_BUDGET = 1.5
 QUEUED = N_("Busy moment: your request is queued, and my answer will follow here shortly.")
 
-# Subcommands that only read: never queued behind the commands that write.
-READS = {"status", "mine", "help", "history"}
+# Subcommands never queued behind the commands that write: those that only read, and `add`,
+# whose modal must open within 3 s of its trigger.
+WAIT_FOR_NOTHING = {"status", "mine", "help", "history", "add"}
 
 OKR_SUBCOMMANDS: dict[str, Subcommand] = {**okr.SUBCOMMANDS, **checkin.SUBCOMMANDS}
 KPI_SUBCOMMANDS: dict[str, Subcommand] = {**kpi.SUBCOMMANDS}
@@ -69,22 +71,18 @@ async def _run_subcommand(
 ) -> None:
     word, rest = split_words(command.get("text", ""))
     handler = table.get(word)
-    if handler is not None and word not in READS:
-        # Commands that write take turns a few at a time: a backlog of them would otherwise
-        # crowd the event loop and keep reads (and the database's writer) waiting.
-        async with services_of(context).writing:
-            who = await caller(context, client, command["user_id"])
-            await handler(who, rest, context, respond)
-        return
-    who = await caller(context, client, command["user_id"])
-    if handler is None:
-        unknown = word if word and word != "help" else None
-        help_message = build_help(
-            who.locale, unknown=unknown, example=await _first_kr(who, context)
-        )
-        await respond(**help_message.as_kwargs(), response_type="ephemeral")
-        return
-    await handler(who, rest, context, respond)
+    # Commands that write take turns a few at a time: a backlog of them would otherwise crowd
+    # the event loop and keep reads (and the database's writer) waiting.
+    writes = handler is not None and word not in WAIT_FOR_NOTHING
+    async with services_of(context).writing if writes else nullcontext():
+        who = await caller(context, client, command["user_id"])
+        if handler is None:
+            unknown = word if word and word != "help" else None
+            example = await _first_kr(who, context)
+            help_message = build_help(who.locale, unknown=unknown, example=example)
+            await respond(**help_message.as_kwargs(), response_type="ephemeral")
+            return
+        await handler(who, rest, context, respond)
 
 
 async def _first_kr(who: Caller, context: AsyncBoltContext) -> KrView | None:
