@@ -22,7 +22,6 @@ claim kept alive meanwhile; the other members' prompts go on in the meantime.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import enum
@@ -115,8 +114,9 @@ class Heartbeat:
     ) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # gather, not a suppressed CancelledError: were this sender itself cancelled while
+            # waiting here, suppressing would swallow its own cancellation and let it run on.
+            await asyncio.gather(self._task, return_exceptions=True)
         # Only a sender that finished lets go of its round at once; one that failed or was
         # cancelled leaves it to lapse, so the take-over look finds it within the lease.
         if self.round_id is not None and kind is None:

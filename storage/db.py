@@ -3,9 +3,9 @@
 Under a burst (a round prompts everyone, everyone answers in the same minutes) nothing here may
 fail for being busy. So every unit of work first takes a slot: writes and reads have separate
 slots, fewer in all than the pool holds, so a unit never waits on the pool (whose time-out
-would lose the work) and reads never queue behind a backlog of writes. On SQLite there is one
-write slot, and a write unit starts with `BEGIN IMMEDIATE`: writers take turns in the process
-and wait on the file lock across processes, so "database is locked" cannot surface. A failure
+would lose the work) and reads never queue behind a backlog of writes. On SQLite a write unit
+starts with `BEGIN IMMEDIATE`: writers wait on the file lock (with a busy timeout) instead of
+failing half-way, so "database is locked" does not surface. A failure
 that another attempt may not meet (a lock, a serialization failure, a deadlock, a dropped
 connection) is retried from the start of the unit by `transact()`.
 """
@@ -181,8 +181,10 @@ class Database:
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
         self._reads = Slots(self.read_slots)
-        # SQLite has one writer at a time whatever we do: let them take turns here, in order.
-        self._writes = Slots(1 if is_sqlite(self.url) else self.write_slots)
+        # The same number of write slots on SQLite: its writers take turns on the file lock
+        # (`BEGIN IMMEDIATE` with a busy timeout), and a single slot here deadlocked a sender
+        # whose unit waits on another unit (a round's directory read).
+        self._writes = Slots(self.write_slots)
 
     @property
     def waiting(self) -> dict[str, int]:
