@@ -14,15 +14,12 @@ import argparse
 import asyncio
 import gc
 import os
-import sys
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.runtime import GIL_SWITCH_SECONDS
 
 BLOCKS = 20
 
@@ -66,7 +63,6 @@ async def serve(port: int, api_url: str) -> None:
     await web.TCPSite(runner, "127.0.0.1", port).start()
     # The same process tuning as `okrbot run`, so the ratios compare code, not settings.
     gc.freeze()
-    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     try:
         await asyncio.Event().wait()  # until SIGTERM ends the process
     finally:

@@ -6,7 +6,6 @@ import asyncio
 import gc
 import logging
 import signal
-import sys
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
@@ -31,8 +30,6 @@ from storage.migrate import upgrade
 from storage.models import Workspace
 
 log = logging.getLogger("okrbot")
-
-GIL_SWITCH_SECONDS = 0.0005
 
 
 async def open_database(settings: Settings) -> Database:
@@ -77,10 +74,6 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
     # Everything loaded so far lives as long as the process: keep the cyclic garbage collector
     # from walking it again on every full collection (long pauses under load otherwise).
     gc.freeze()
-    # aiosqlite runs every statement in a thread and hands the result back to the loop: with
-    # the default 5 ms GIL switch interval a busy loop makes each hand-off wait that long, and
-    # a unit of work of twenty statements holds the write slot ten times longer than it needs.
-    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     socket_handler = None
     if use_socket:
         token = settings.slack_app_token.get_secret_value()  # type: ignore[union-attr]

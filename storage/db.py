@@ -4,10 +4,11 @@ Under a burst (a round prompts everyone, everyone answers in the same minutes) n
 fail for being busy. So every unit of work first takes a slot: writes and reads have separate
 slots, fewer in all than the pool holds, so a unit never waits on the pool (whose time-out
 would lose the work) and reads never queue behind a backlog of writes. On SQLite a write unit
-starts with `BEGIN IMMEDIATE`: writers wait on the file lock (with a busy timeout) instead of
-failing half-way, so "database is locked" does not surface. A failure
-that another attempt may not meet (a lock, a serialization failure, a deadlock, a dropped
-connection) is retried from the start of the unit by `transact()`.
+starts with `BEGIN IMMEDIATE`: writers wait for the file lock (sleeping between attempts, as
+SQLite statements run on the loop's thread: storage/sqlite_inline.py) instead of failing
+half-way, so "database is locked" does not surface. A failure that another attempt may not
+meet (a lock, a serialization failure, a deadlock, a dropped connection) is retried from the
+start of the unit by `transact()`.
 """
 
 from __future__ import annotations
@@ -18,20 +19,23 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import event, exc, insert, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import sqlite_inline
 
 log = logging.getLogger("okrbot.db")
 
 T = TypeVar("T")
 
 _DRIVERS = {
-    "sqlite": "sqlite+aiosqlite",
+    "sqlite": sqlite_inline.DRIVER,
     "postgresql": "postgresql+asyncpg",
     "postgres": "postgresql+asyncpg",
 }
@@ -42,6 +46,9 @@ POOL_SIZE = 20
 # migration always find a connection too.
 READ_SLOTS = 10
 WRITE_SLOTS = 6
+# How long a SQLite write unit waits for another connection's write lock before giving up
+# (then `transact()` may try the whole unit again).
+SQLITE_LOCK_WAIT = 10.0
 # A transient failure is tried again this many times in all, with jittered exponential
 # backoff from RETRY_FIRST_DELAY; past that the database is taken to be unavailable.
 ATTEMPTS = 10
@@ -60,7 +67,7 @@ class DatabaseUnavailable(Exception):
 
 
 def async_url(url: str) -> str:
-    """`sqlite:///x.db` -> `sqlite+aiosqlite:///x.db`; `postgresql://…` -> `postgresql+asyncpg://…`."""
+    """`sqlite:///x.db` -> `sqlite+okrbot_inline:///x.db`; `postgresql://…` -> `postgresql+asyncpg://…`."""
     parsed = make_url(url)
     backend = parsed.drivername.split("+")[0]
     return parsed.set(drivername=_DRIVERS[backend]).render_as_string(hide_password=False)
@@ -85,24 +92,26 @@ def is_transient(error: BaseException) -> bool:
     return False
 
 
-def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run while the one writer commits; busy_timeout waits for a writer of
-    # another process (`okrbot checkin start` beside `okrbot run`) instead of failing.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-    # The driver's own implicit BEGIN is always DEFERRED; `_begin_sqlite` says BEGIN itself.
-    dbapi_connection.isolation_level = None
-
-
 def _begin_sqlite(connection: Connection) -> None:
     # A deferred transaction that later writes may find the file changed under it and fail at
-    # once (no busy wait helps). A write unit therefore takes the write lock when it begins.
-    immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # once (no busy wait helps). A write unit therefore takes the write lock when it begins;
+    # while another connection holds it, the unit sleeps between attempts (connections never
+    # wait inside SQLite: storage/sqlite_inline.py), which lets that holder finish.
+    if not connection.get_execution_options().get(_WRITE_OPTION, False):
+        connection.exec_driver_sql("BEGIN")
+        return
+    delay = 0.001
+    waited = 0.0
+    while True:
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except exc.OperationalError as error:
+            if not is_transient(error) or waited >= SQLITE_LOCK_WAIT:
+                raise
+        await_(asyncio.sleep(delay))
+        waited += delay
+        delay = min(delay * 2, 0.05)
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -113,13 +122,17 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(
             async_url(url), echo=echo, pool_size=POOL_SIZE, max_overflow=10
         )
-        event.listen(engine.sync_engine, "connect", _tune_sqlite)
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
     # Pre-ping turns a connection the server dropped into a fresh one, not an error.
     return create_async_engine(
         async_url(url), echo=echo, pool_size=POOL_SIZE, max_overflow=10, pool_pre_ping=True
     )
+
+
+def for_writing(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` for units that write: on SQLite they begin by taking the write lock."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
 
 
 _DEFERRED = "okrbot_deferred_inserts"
@@ -173,17 +186,16 @@ class Database:
         return cls(url=url, engine=create_engine(url, echo=echo))
 
     def __post_init__(self) -> None:
-        writer = self.engine.execution_options(**{_WRITE_OPTION: True})
         self._write_sessions = async_sessionmaker(
-            writer, class_=AsyncSession, expire_on_commit=False
+            for_writing(self.engine), class_=AsyncSession, expire_on_commit=False
         )
         self._read_sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
         self._reads = Slots(self.read_slots)
         # The same number of write slots on SQLite: its writers take turns on the file lock
-        # (`BEGIN IMMEDIATE` with a busy timeout), and a single slot here deadlocked a sender
-        # whose unit waits on another unit (a round's directory read).
+        # (`BEGIN IMMEDIATE`, waiting for it between attempts), and a single slot here
+        # deadlocked a sender whose unit waits on another unit (a round's directory read).
         self._writes = Slots(self.write_slots)
 
     @property

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 
-from storage.db import Database
+from storage.db import Database, for_writing
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,5 +27,5 @@ async def upgrade(database: Database, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with database.engine.begin() as connection:
+    async with for_writing(database.engine).begin() as connection:
         await connection.run_sync(_upgrade)

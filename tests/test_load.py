@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import exc, func, text
@@ -53,6 +54,52 @@ async def test_writers_of_two_processes_take_turns_without_errors(db_url: str) -
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_a_sqlite_writer_waits_for_the_lock_while_the_app_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite statements run on the event loop's thread: a writer that waited inside SQLite for
+    # another process's lock would freeze every request meanwhile. It must wait asleep, let
+    # the loop run, write once the lock is free, and give up (transiently) past its limit.
+    path = f"{tmp_path}/shared.db"
+    database = Database.connect(f"sqlite:///{path}")
+    other_process = sqlite3.connect(path, isolation_level=None)
+    try:
+        await _make_counter(database)
+        other_process.execute("BEGIN IMMEDIATE")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        async def bump() -> None:
+            async with database.session() as session:
+                await session.exec(text("UPDATE counter SET n = n + 1"))  # type: ignore[call-overload]
+
+        ticker = asyncio.create_task(tick())
+        waiting = asyncio.create_task(bump())
+        await asyncio.sleep(0.4)
+        assert not waiting.done()
+        assert ticks >= 20  # the loop went on meanwhile: a blocked loop would show none
+        other_process.execute("UPDATE counter SET n = n + 10")
+        other_process.execute("COMMIT")
+        await asyncio.wait_for(waiting, 2)
+        assert await _count(database) == 11
+
+        monkeypatch.setattr("storage.db.SQLITE_LOCK_WAIT", 0.2)
+        other_process.execute("BEGIN IMMEDIATE")
+        with pytest.raises(exc.OperationalError, match="locked") as raised:
+            await bump()
+        assert is_transient(raised.value)  # so `transact()` tries the whole unit again
+        other_process.execute("ROLLBACK")
+        ticker.cancel()
+    finally:
+        other_process.close()
+        await database.dispose()
 
 
 async def test_a_burst_larger_than_the_pool_waits_for_slots_instead_of_failing(

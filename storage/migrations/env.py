@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from storage.db import create_engine
+from storage.db import create_engine, for_writing
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -28,7 +28,7 @@ def _run(connection: Connection) -> None:
 
 async def _run_standalone(url: str) -> None:
     engine = create_engine(url)
-    async with engine.connect() as connection:
+    async with for_writing(engine).connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()
     await engine.dispose()
