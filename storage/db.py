@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -87,28 +88,35 @@ def is_transient(error: BaseException) -> bool:
         sqlstate = getattr(error.orig, "sqlstate", None)
         if sqlstate is not None:
             return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")
-        message = str(error.orig).lower()
-        return isinstance(error, exc.OperationalError) and any(m in message for m in _SQLITE_BUSY)
+        return isinstance(error, exc.OperationalError) and _sqlite_busy(error.orig)
     return False
+
+
+def _sqlite_busy(error: BaseException) -> bool:
+    message = str(error).lower()
+    return any(words in message for words in _SQLITE_BUSY)
 
 
 def _begin_sqlite(connection: Connection) -> None:
     # A deferred transaction that later writes may find the file changed under it and fail at
     # once (no busy wait helps). A write unit therefore takes the write lock when it begins;
     # while another connection holds it, the unit sleeps between attempts (connections never
-    # wait inside SQLite: storage/sqlite_inline.py), which lets that holder finish.
+    # wait inside SQLite: storage/sqlite_inline.py), which lets that holder finish. BEGIN goes
+    # straight to the driver: every unit of work says it, so it skips the engine's machinery.
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection that is beginning is checked out
     if not connection.get_execution_options().get(_WRITE_OPTION, False):
-        connection.exec_driver_sql("BEGIN")
+        driver.execute("BEGIN")
         return
     delay = 0.001
     waited = 0.0
     while True:
         try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            driver.execute("BEGIN IMMEDIATE")
             return
-        except exc.OperationalError as error:
-            if not is_transient(error) or waited >= SQLITE_LOCK_WAIT:
-                raise
+        except sqlite3.OperationalError as error:
+            if not _sqlite_busy(error) or waited >= SQLITE_LOCK_WAIT:
+                raise exc.OperationalError("BEGIN IMMEDIATE", None, error) from error
         await_(asyncio.sleep(delay))
         waited += delay
         delay = min(delay * 2, 0.05)

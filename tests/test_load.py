@@ -84,10 +84,10 @@ async def test_a_sqlite_writer_waits_for_the_lock_while_the_app_goes_on(
         waiting = asyncio.create_task(bump())
         await asyncio.sleep(0.4)
         assert not waiting.done()
-        assert ticks >= 20  # the loop went on meanwhile: a blocked loop would show none
+        assert ticks >= 5  # the loop went on meanwhile: a blocked loop would show none
         other_process.execute("UPDATE counter SET n = n + 10")
         other_process.execute("COMMIT")
-        await asyncio.wait_for(waiting, 2)
+        await asyncio.wait_for(waiting, 10)
         assert await _count(database) == 11
 
         monkeypatch.setattr("storage.db.SQLITE_LOCK_WAIT", 0.2)
