@@ -11,22 +11,25 @@ from bot.replies import Item, read_reply
 UNITS = ["", "%", "ms", "hours", "jam", "menit", "Rp", "USD", "$", "k", "tickets", "NPS"]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(
-    number=st.integers(min_value=-10**9, max_value=10**12),
+    whole=st.integers(min_value=-(10**9), max_value=10**12),
+    decimals=st.sampled_from(["", ".5", ",5", ".25", ",75", ".05", ",01"]),
     unit=st.sampled_from(UNITS),
     last=st.one_of(st.none(), st.floats(min_value=0, max_value=1e7)),
     locale=st.sampled_from(["en", "id"]),
 )
-def test_a_whole_number_reads_as_the_reply_reader_reads_it(
-    number: int, unit: str, last: float | None, locale: str
+def test_a_plain_number_reads_as_the_reply_reader_reads_it(
+    whole: int, decimals: str, unit: str, last: float | None, locale: str
 ) -> None:
-    # `read_value` answers a lone whole number without the reader: the two must agree.
+    # `read_value` answers a lone number of at most two decimals without the reader: the two
+    # must agree, in both locales and whatever the unit or the last value.
+    number = f"{whole}{decimals}"
     reading = read_reply(
         f"1: {number}", [Item(n=1, kind="kr", title="A KR", unit=unit, last=last)], locale=locale
     )
     (update,) = reading.updates
-    found = read_value(str(number), title="A KR", unit=unit, last=last, locale=locale)
+    found = read_value(number, title="A KR", unit=unit, last=last, locale=locale)
     assert found is not None
     assert (found.value, found.rest) == (update.value, "")
 

@@ -156,12 +156,6 @@ def know_cycle(
     session.info[_cycle_key(workspace_id, today)] = cycle
 
 
-async def cycle_now(*, database: Database, workspace_id: str, today: dt.date) -> Cycle | None:
-    """The current cycle, in a read unit of its own (see `know_cycle`)."""
-    async with database.read() as session:
-        return await current_cycle(session, workspace_id, today)
-
-
 async def _kr_status(
     session: AsyncSession, kr: KeyResult, now: dt.datetime
 ) -> tuple[float, KrStatus]:
@@ -225,12 +219,12 @@ async def update_kr(
     origin: Origin = Origin(),
     now: dt.datetime | None = None,
 ) -> Change:
-    """Record a new value (and/or confidence, status, note) for a KR the actor may change."""
-    today = (now or utcnow()).date()
-    cycle = await cycle_now(database=database, workspace_id=actor.workspace_id, today=today)
+    """Record a new value (and/or confidence, status, note) for a KR the actor may change.
+
+    The unit reads the current cycle itself: a read unit of its own would cost more than the
+    moment its one statement adds to the writer's turn."""
 
     async def work(session: AsyncSession) -> Change:
-        know_cycle(session, actor.workspace_id, today, cycle)
         return await apply_kr_update(
             session,
             actor=actor,
