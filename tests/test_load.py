@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import exc, func, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import select
 
@@ -220,3 +221,29 @@ async def test_a_late_answer_is_announced_as_queued_then_follows(box: Sandbox) -
     assert "your request is queued" in answer.body  # Bolt sends a bare text ack as plain text
     (call,) = await box.standin.wait_for("response_url", timeout=10)
     assert "Marketing" in text_of(call)
+
+
+async def test_connections_the_server_dropped_are_replaced_not_failed(
+    box: Sandbox, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    # A PostgreSQL restart or fail-over drops every pooled connection: the next read and the
+    # next write each check one out, find it closed, and get a new one instead of failing.
+    if is_sqlite(db_url):
+        pytest.skip("a file has no server to drop connections")
+    server = request.getfixturevalue("postgres_server")
+    name = make_url(db_url).database
+
+    def drop_connections() -> None:
+        server.psql(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        )
+
+    assert "Customer Success" in text_of(
+        await box.command("/okr", "status", user_id="U0ALICE", channel_id="C0CS")
+    )
+    drop_connections()
+    updated = text_of(await box.command("/okr", "update KR-1 76", user_id="U0ALICE"))
+    assert "→" in updated and "can't reach" not in updated
+    drop_connections()
+    status = text_of(await box.command("/okr", "status", user_id="U0ALICE", channel_id="C0CS"))
+    assert "Customer Success" in status and "can't reach" not in status
