@@ -9,7 +9,7 @@ from bot.blocks.message import Message
 from bot.blocks.modals import build_okr_add
 from bot.blocks.status import build_status
 from bot.blocks.updates import build_changes, build_history, build_mine
-from bot.commandtext import read_value, split_reference
+from bot.commandtext import ValueText, read_value, split_reference
 from bot.domain import Source
 from bot.errors import InvalidInput
 from bot.i18n import N_, t
@@ -17,7 +17,7 @@ from bot.services import okrs, updates
 from bot.services.container import Services
 from handlers.common import Caller, say_no_team, services_of
 from handlers.home import home_changed
-from storage.models import Team
+from storage.models import KeyResult, Team
 
 UPDATE_USAGE = N_(
     "Write it as `/okr update KR-7 74 [note]`, or with a word of the KR: `/okr update nps 74`."
@@ -69,22 +69,22 @@ async def update(who: Caller, rest: str, context: AsyncBoltContext, respond: Asy
     ref, tail = split_reference(rest)
     if not ref or not tail:
         raise InvalidInput(UPDATE_USAGE)
-    kr = await okrs.find_kr(
-        database=services.database, workspace_id=who.workspace_id, ref=ref, user_id=who.user_id
-    )
-    read = read_value(tail, title=kr.title, unit=kr.unit, last=kr.current, locale=who.locale)
-    if read is None:
-        raise InvalidInput(
-            N_("I could not read a value in `{text}`. {usage}"),
-            text=tail,
-            usage=t(who.locale, UPDATE_USAGE),
-        )
-    change = await updates.update_kr(
+
+    def read(kr: KeyResult) -> ValueText:
+        found = read_value(tail, title=kr.title, unit=kr.unit, last=kr.current, locale=who.locale)
+        if found is None:
+            raise InvalidInput(
+                N_("I could not read a value in `{text}`. {usage}"),
+                text=tail,
+                usage=t(who.locale, UPDATE_USAGE),
+            )
+        return found
+
+    change = await updates.update_named_kr(
         database=services.database,
         actor=updates.Actor(who.workspace_id, who.user_id, Source.COMMAND),
-        kr_id=kr.id or 0,
-        value=read.value,
-        note=read.rest or None,
+        ref=ref,
+        read=read,
         now=services.clock(),
     )
     await respond(**build_changes([change], who.locale).as_kwargs(), response_type="ephemeral")

@@ -343,17 +343,20 @@ async def find_kr(*, database: Database, workspace_id: str, ref: str, user_id: s
 
     Among several matches, the caller's own KRs win; still several is an error listing them.
     """
-    ref = ref.strip()
     async with database.read() as session:
-        number = _KR_REF.match(ref)
-        if number:
-            params = {"workspace_id": workspace_id, "number": int(number.group(1))}
-            found = list((await session.exec(_KR_BY_NUMBER, params=params)).all())  # type: ignore[call-overload]
-        else:
-            rows = await session.exec(
-                select(KeyResult).where(KeyResult.workspace_id == workspace_id)
-            )
-            found = [kr for kr in rows.all() if ref and _matches(kr, ref)]
+        return await find_kr_in(session, workspace_id, ref, user_id)
+
+
+async def find_kr_in(session: AsyncSession, workspace_id: str, ref: str, user_id: str) -> KeyResult:
+    """`find_kr` inside the caller's unit of work."""
+    ref = ref.strip()
+    number = _KR_REF.match(ref)
+    if number:
+        params = {"workspace_id": workspace_id, "number": int(number.group(1))}
+        found = list((await session.exec(_KR_BY_NUMBER, params=params)).all())  # type: ignore[call-overload]
+    else:
+        rows = await session.exec(select(KeyResult).where(KeyResult.workspace_id == workspace_id))
+        found = [kr for kr in rows.all() if ref and _matches(kr, ref)]
     if len(found) > 1:
         found = [kr for kr in found if kr.owner_id == user_id] or found
     if not found:

@@ -9,7 +9,7 @@ managers. Everything is kept with author and source, so nothing is beyond undo.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,11 +17,12 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.commandtext import ValueText
 from bot.domain import Role, Source
 from bot.errors import NotAllowed, NotFound
 from bot.i18n import N_
 from bot.progress import KpiStatus, KrStatus, expected_progress, kpi_status, kr_progress, kr_status
-from bot.services.okrs import current_cycle
+from bot.services.okrs import current_cycle, find_kr_in
 from storage.db import Database, insert_later
 from storage.models import (
     Cycle,
@@ -234,6 +235,33 @@ async def update_kr(
             status=status,
             note=note,
             origin=origin,
+            now=now,
+        )
+
+    return await database.transact(work)
+
+
+async def update_named_kr(
+    *,
+    database: Database,
+    actor: Actor,
+    ref: str,
+    read: Callable[[KeyResult], ValueText],
+    now: dt.datetime | None = None,
+) -> Change:
+    """`/okr update`: find the KR `ref` names (see `okrs.find_kr`) and record the value `read`
+    makes of the command's words for it, all in one write unit (finding it in a read unit of
+    its own cost more than the lookup itself). `read` raises when the words hold no value."""
+
+    async def work(session: AsyncSession) -> Change:
+        kr = await find_kr_in(session, actor.workspace_id, ref, actor.user_id)
+        said = read(kr)
+        return await apply_kr_update(
+            session,
+            actor=actor,
+            kr_id=kr.id or 0,
+            value=said.value,
+            note=said.rest or None,
             now=now,
         )
 
