@@ -102,6 +102,7 @@ _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _TARGET_SUFFIX = "|".join(
     sorted({"k", "rb", "ribu", "jt", "juta", "m", "%", *TIME_UNITS}, key=len)[::-1]
 )
+_DAYPART = "pagi|siang|sore|malam|subuh|dini hari"
 _DATE_WORD = "|".join(_phrase_body(word) for word in DATE_KEYWORDS)
 _NON_VALUE_RE = re.compile(
     "|".join(
@@ -113,6 +114,11 @@ _NON_VALUE_RE = re.compile(
             rf"(?:{_MONTH})\.?\s*[0-9]{{1,2}}(?:st|nd|rd|th)?(?:,?\s*[0-9]{{4}})?",  # Dec 1st
             r"[0-9]{1,2}(?:[:.][0-9]{2})?\s*(?:am|pm|wib|wita|wit)",  # 10.30 WIB
             r"pukul\s+[0-9]{1,2}(?:[:.][0-9]{2})?",
+            # jam 9 malam, pkl 14.00, 9 pagi, 9 o'clock: a clock time ("4 jam" is a duration)
+            rf"(?<![0-9] )(?:jam|pkl\.?)\s*[0-9]{{1,2}}(?:[:.][0-9]{{2}})?(?:\s*(?:{_DAYPART}))?",
+            rf"[0-9]{{1,2}}(?:[:.][0-9]{{2}})?\s*(?:{_DAYPART}|o'?clock)",
+            r"(?:at|@)\s*[0-9]{1,2}[:.][0-9]{2}",  # at 14:30
+            r"(?:tgl|tanggal|tang)\.?\s*[0-9]{1,2}(?:[/-][0-9]{1,2})?",  # tgl 20
             r"[0-9]+(?:st|nd|rd|th)",  # 2nd
             r"(?:q[1-4]|h[12]|fy[0-9]{2,4}|w[0-9]{1,2}|wk[0-9]{1,2}|v[0-9]+(?:\.[0-9]+)*)",
             r"(?:sprint|minggu\s+ke-?|ke-)\s*[0-9]+",
@@ -147,8 +153,15 @@ _VALUE_AHEAD = (
     rf"\s*(?:[:=)\-]\s*)?(?:(?:is|now|at|sekarang|jadi|di)\s+)*{_CURRENCY_MARK}?\s?[-+]?[0-9]"
 )
 _SENTENCE_END_RE = re.compile(r"[.!?;](?:\s|$)")
+# Words that start a clause about something else: "NPS 77 while open rate was 31%".
+_CLAUSE_WORDS = (
+    "and", "dan", "but", "tapi", "while", "whereas", "although", "though", "even", "with",
+    "after", "before", "since", "when", "sedangkan", "sementara", "padahal", "walau",
+    "walaupun", "meski", "meskipun", "setelah", "sesudah", "sebelum", "sejak", "dengan", "saat",
+    "ketika", "waktu",
+)  # fmt: skip
 _CLAUSE_BREAK_RE = re.compile(
-    r"(?<![0-9]),|,(?![0-9])|;|\(|(?<!\w)(?:and|dan|but|tapi)(?!\w)", re.I
+    rf"(?<![0-9]),|,(?![0-9])|;|\(|(?<!\w)(?:{'|'.join(_CLAUSE_WORDS)})(?!\w)", re.I
 )
 _RESUME_BEFORE_RE = re.compile(rf"{_CLAUSE_START}\s*$", re.IGNORECASE)
 _VALUE_AHEAD_RE = re.compile(_VALUE_AHEAD, re.IGNORECASE)
@@ -185,11 +198,14 @@ _WEAK_FORMS = ("f", "g", "h", "i")
 _COMPACT_RE = re.compile(r"[0-9]{1,2}:[0-9]")  # "1:74 2:4.5": every item written this way
 _TOKEN_RE = re.compile(r"[^\W\d_]+|[0-9]+")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+_NEXT_WORD_RE = re.compile(r"\s*([^\W\d_]+)")
 
 _LINK_RE = re.compile(r"<((?:https?|mailto):[^<>|]*)(?:\|([^<>]*))?>")
 _MENTION_RE = re.compile(r"<[@!][^<>]*>")
 _CHANNEL_RE = re.compile(r"<#[A-Z0-9]+(?:\|([^<>]*))?>")
-_EMOJI_RE = re.compile(r":([a-z0-9_+'-]*[a-z][a-z0-9_+'-]*):(?::skin-tone-[0-9]:)?", re.I)
+_EMOJI_RE = re.compile(
+    r":([a-z0-9_+'-]*[a-z][a-z0-9_+'-]*|100|1234|\+1|-1):(?::skin-tone-[0-9]:)?", re.I
+)
 _STRIKE_RE = re.compile(r"(?<![\w~])~[^~\n]+~(?![\w~])")
 _BOLD_RE = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
 _ITALIC_RE = re.compile(r"(?<![\w])_([^_\n]+)_(?![\w])")

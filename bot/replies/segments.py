@@ -13,6 +13,7 @@ from bot.replies.patterns import (
     _CLAUSE_BREAK_RE,
     _FORECAST_RE,
     _LAST_NOTE_RE,
+    _NEXT_WORD_RE,
     _NO_BLOCKER_RE,
     _NON_VALUE_RE,
     _NOTE_EDGE,
@@ -21,10 +22,14 @@ from bot.replies.patterns import (
     _WORD_RE,
 )
 from bot.replies.values import _choose, _pick_expr, _scan_values
+from bot.replies.words import COUNT_NOUNS, MOVEMENT_WORDS, PERCENT_WORDS
 
 if TYPE_CHECKING:
     from bot.replies.model import Item
     from bot.replies.values import _Expr
+
+
+_MAX_CANDIDATES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,7 @@ class _Said:
     note: str | None = None
     same: bool = False  # "same", "no change": nothing to record, nothing unread either
     unsure: bool = False  # something numeric it could not place: record nothing
+    doubt: tuple[float, ...] = ()  # when unsure: the likely values, to ask about
     rejected: tuple[str, ...] = ()  # sub-fragments read as nothing ("conf 12")
 
     @property
@@ -67,7 +73,7 @@ def _read_segment(segment: _Segment) -> _Said:
     status, head = _take_status(head, segment.item.kind)
     same, head = _take_same(head)
     if segment.item.kind == "initiative":
-        said = _initiative_value(head, segment)
+        said = _initiative_value(head, segment, status)
     else:
         said = _metric_value(head, segment)
     return _Said(
@@ -77,20 +83,25 @@ def _read_segment(segment: _Segment) -> _Said:
         note=note,
         same=same,
         unsure=said.unsure,
+        doubt=said.doubt,
         rejected=rejected + said.rejected,
     )
 
 
-def _initiative_value(head: str, segment: _Segment) -> _Said:
-    """Initiatives have no value: a number by one (`4: 50%`) is not understood."""
+def _initiative_value(head: str, segment: _Segment, status: str | None) -> _Said:
+    """Initiatives have no value: a number by one (`4: 50%`) is not understood. Beside a
+    status, dates and counts are context ("underway, started with 3 vendors"); a percentage
+    is not ("80% done" is not done)."""
     exprs = [e for e in _scan_values(head, segment) if not e.glued]
+    if status is not None:
+        exprs = [e for e in exprs if _is_percent(head, e)]
     unsure = bool(exprs) or (segment.strict and _has_unknown_words(head, segment.known))
     return _Said(unsure=unsure)
 
 
 def _metric_value(head: str, segment: _Segment) -> _Said:
     """The value of a KR/KPI segment, or unsure when the numbers in it do not settle one."""
-    exprs = _scan_values(head, segment)
+    exprs = _without_counts(head, _scan_values(head, segment), segment.known)
     chosen = _pick_expr(head, exprs)
     rejected: tuple[str, ...] = ()
     if chosen is None and not segment.strict:
@@ -98,15 +109,47 @@ def _metric_value(head: str, segment: _Segment) -> _Said:
         chosen = _pick_expr(head, exprs)
     if chosen is None:
         unsure = bool(exprs) or (segment.strict and _has_unknown_words(head, segment.known))
-        return _Said(unsure=unsure)
+        return _Said(unsure=unsure, doubt=_candidates(head, exprs, segment))
     if segment.strict and _has_unknown_words(_without(head, exprs), segment.known):
-        return _Said(unsure=True)
-    if segment.anchored and not _near_start(head[: exprs[0].start], segment.known):
         return _Said(unsure=True)
     if _FORECAST_RE.search(head) is not None:
         return _Said(unsure=True)
+    if segment.anchored and not _near_start(head[: exprs[0].start], segment.known):
+        return _Said(unsure=True, doubt=_candidates(head, [chosen], segment))
     value = _choose(chosen.options, segment.item.last, segment.locale)
     return _Said(value=float(value), rejected=rejected)
+
+
+def _candidates(head: str, exprs: Sequence[_Expr], segment: _Segment) -> tuple[float, ...]:
+    """The values worth asking about when none is sure: plain levels (no changes, no
+    forecasts), at most three; none when the segment says nothing like a value."""
+    plain = [e for e in exprs if e.options and not e.relative and not e.glued]
+    if not plain or len(plain) > _MAX_CANDIDATES or _FORECAST_RE.search(head) is not None:
+        return ()
+    values = (_choose(e.options, segment.item.last, segment.locale) for e in plain)
+    return tuple(dict.fromkeys(float(value) for value in values))
+
+
+def _without_counts(head: str, exprs: list[_Expr], known: frozenset[str]) -> list[_Expr]:
+    """Numbers that count people or things ("4 people on leave") are not the item's value,
+    unless they are all there is to choose from."""
+    kept = [e for e in exprs if not _is_count(head, e, known)]
+    return kept if kept else exprs
+
+
+def _is_count(head: str, expr: _Expr, known: frozenset[str]) -> bool:
+    """`3 vendors`, `4 orang`: the number is followed by a counted noun not of the item."""
+    match = _NEXT_WORD_RE.match(head, expr.end)
+    if match is None or not expr.options:
+        return False
+    word = match.group(1).casefold()
+    return word in COUNT_NOUNS and not _is_known(word, known)
+
+
+def _is_percent(head: str, expr: _Expr) -> bool:
+    """Whether a value is written as a percentage."""
+    written = head[expr.start : expr.end].casefold()
+    return "%" in written or any(word in written for word in PERCENT_WORDS[1:])
 
 
 def _first_clause(head: str, exprs: list[_Expr]) -> tuple[str, list[_Expr], tuple[str, ...]]:
@@ -130,7 +173,11 @@ def _without(text: str, exprs: Sequence[_Expr]) -> str:
 
 def _near_start(gap: str, known: frozenset[str]) -> bool:
     """`nps is now 74` yes; `reply time was bad, 3 customers` no."""
-    unknown = [w for w in _WORD_RE.findall(gap) if not _is_known(w, known)]
+    unknown = [
+        w
+        for w in _WORD_RE.findall(gap)
+        if not _is_known(w, known) and w.casefold() not in MOVEMENT_WORDS
+    ]
     if _SENTENCE_END_RE.search(gap.strip()) and unknown:
         return False
     return len(unknown) <= 2 and not (unknown and "," in gap)
