@@ -162,6 +162,7 @@ def test_reading_to_dict_lists_only_the_fields_that_are_set() -> None:
         "skip": False,
         "no_change": False,
         "unread": [],
+        "questions": [],
     }
 
 

@@ -12,6 +12,7 @@ from bot.replies.notes import _split_note
 from bot.replies.patterns import (
     _CLAUSE_BREAK_RE,
     _FORECAST_RE,
+    _INITIATIVE_STATUS_RE,
     _LAST_NOTE_RE,
     _NEXT_WORD_RE,
     _NO_BLOCKER_RE,
@@ -70,10 +71,11 @@ def _read_segment(segment: _Segment) -> _Said:
     head = _NON_VALUE_RE.sub(" ", _LAST_NOTE_RE.sub(" ", head))
     confidence, rejected, head = _take_confidence(head)
     head = _RATIO_RE.sub(" ", head)
+    said_with_status = head
     status, head = _take_status(head, segment.item.kind)
     same, head = _take_same(head)
     if segment.item.kind == "initiative":
-        said = _initiative_value(head, segment, status)
+        said = _initiative_value(head, segment, status, said_with_status)
     else:
         said = _metric_value(head, segment)
     return _Said(
@@ -88,13 +90,14 @@ def _read_segment(segment: _Segment) -> _Said:
     )
 
 
-def _initiative_value(head: str, segment: _Segment, status: str | None) -> _Said:
+def _initiative_value(head: str, segment: _Segment, status: str | None, said: str) -> _Said:
     """Initiatives have no value: a number by one (`4: 50%`) is not understood. Beside a
-    status, dates and counts are context ("underway, started with 3 vendors"); a percentage
-    is not ("80% done" is not done)."""
-    exprs = [e for e in _scan_values(head, segment) if not e.glued]
+    status, other numbers are context ("underway, started with 3 vendors", "live for 100%
+    of users"), but not a share of the status itself ("80% done" is not done)."""
     if status is not None:
-        exprs = [e for e in exprs if _is_percent(head, e)]
+        exprs = [e for e in _scan_values(said, segment) if _is_share_of_status(said, e)]
+    else:
+        exprs = [e for e in _scan_values(head, segment) if not e.glued]
     unsure = bool(exprs) or (segment.strict and _has_unknown_words(head, segment.known))
     return _Said(unsure=unsure)
 
@@ -146,10 +149,17 @@ def _is_count(head: str, expr: _Expr, known: frozenset[str]) -> bool:
     return word in COUNT_NOUNS and not _is_known(word, known)
 
 
-def _is_percent(head: str, expr: _Expr) -> bool:
-    """Whether a value is written as a percentage."""
-    written = head[expr.start : expr.end].casefold()
-    return "%" in written or any(word in written for word in PERCENT_WORDS[1:])
+def _is_share_of_status(text: str, expr: _Expr) -> bool:
+    """`80% done`, `50 persen selesai`: a percentage right before a status word."""
+    written = text[expr.start : expr.end].casefold()
+    if not ("%" in written or any(word in written for word in PERCENT_WORDS[1:])):
+        return False
+    return _INITIATIVE_STATUS_RE.match(text, expr.end + _gap(text, expr.end)) is not None
+
+
+def _gap(text: str, pos: int) -> int:
+    """How many spaces follow a position."""
+    return len(text[pos:]) - len(text[pos:].lstrip(" "))
 
 
 def _first_clause(head: str, exprs: list[_Expr]) -> tuple[str, list[_Expr], tuple[str, ...]]:

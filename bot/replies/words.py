@@ -203,7 +203,10 @@ COUNT_NOUNS: frozenset[str] = frozenset((
     "orang", "karyawan", "engineer", "vendor", "klien", "pelanggan", "customer", "user",
     "pengguna", "akun", "peserta", "responden", "tiket", "bug", "insiden", "rapat", "meeting",
     "panggilan", "sesi", "server", "tim", "anggota", "kandidat", "mitra", "toko", "kota",
-    "buah", "unit", "kali", "artikel", "kampanye", "fitur", "agen", "staf", "cs",
+    "subscribers", "followers", "recipients", "participants", "applicants", "employees",
+    "stakeholders", "shifts", "vendors", "slides", "pages", "laptops", "trucks", "orders",
+    "buah", "unit", "kali", "artikel", "kampanye", "fitur", "agen", "staf", "cs", "pelamar",
+    "pegawai", "pesanan", "halaman", "sif", "shift", "pengikut", "subscriber",
 ))  # fmt: skip
 # "All" in a continuation line: its confidence or status is for every KR/KPI read.
 ALL_WORDS: tuple[str, ...] = ("all", "overall", "everything", "semua", "semuanya", "keseluruhan")
