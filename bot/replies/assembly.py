@@ -313,6 +313,8 @@ def _read_bare(line: _Line, index: _Index, locale: str, reply: _Reply) -> bool:
 def _ask_bare(line: _Line, index: _Index, locale: str, reply: _Reply) -> bool:
     """A bare value (`74`) with several KRs/KPIs: a question with a button per item that it
     could be, those whose last value it is closest to first."""
+    if not _has_digit(line.text):
+        return False
     candidates: list[tuple[float, ItemUpdate]] = []
     for item in index.items.values():
         if item.kind == "initiative":
