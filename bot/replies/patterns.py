@@ -76,6 +76,12 @@ _NOTE_WORD_RE = _words_regex(NOTE_WORDS)
 _NOTE_DASH_RE = re.compile(r"(?<=\S)\s+-{1,2}\s+(?=[^\W\d_])")
 _NOTE_DASH_COUNT_RE = re.compile(r"(?<=\S)\s+-{1,2}\s+(?=[0-9]+\s+(?P<word>[^\W\d_]+))")
 _CONJUNCTION_RE = _words_regex(NOTE_CONJUNCTIONS)
+# After "but"/"tapi": the value as it stands now ("but now 74", "tapi sekarang 9,8%").
+_TURN_TO_VALUE_RE = re.compile(
+    r"(?:\s+(?:it's|it|is|sudah|udah|already))*\s+(?:now|sekarang|kini|currently)"
+    r"(?:\s+(?:is|at|di|sudah|udah|jadi))*\s*(?:rp\.?\s?|\$)?[0-9]",
+    re.IGNORECASE,
+)
 _LEADING_STATUS_RE = re.compile(
     r"\s*(?:" + _KR_STATUS_RE.pattern + "|" + _INITIATIVE_STATUS_RE.pattern + ")", re.IGNORECASE
 )
@@ -161,10 +167,10 @@ _CLAUSE_WORDS = (
     "and", "dan", "but", "tapi", "while", "whereas", "although", "though", "even", "with",
     "after", "before", "since", "when", "sedangkan", "sementara", "padahal", "walau",
     "walaupun", "meski", "meskipun", "setelah", "sesudah", "sebelum", "sejak", "dengan", "saat",
-    "ketika", "waktu",
+    "ketika", "waktu", "over", "during", "within", "across", "selama", "dalam",
 )  # fmt: skip
 _CLAUSE_BREAK_RE = re.compile(
-    rf"(?<![0-9]),|,(?![0-9])|;|\(|(?<!\w)(?:{'|'.join(_CLAUSE_WORDS)})(?!\w)", re.I
+    rf"(?<![0-9]),|,(?![0-9])|;|\(|[.!?](?=\s)|(?<!\w)(?:{'|'.join(_CLAUSE_WORDS)})(?!\w)", re.I
 )
 _RESUME_BEFORE_RE = re.compile(rf"{_CLAUSE_START}\s*$", re.IGNORECASE)
 _VALUE_AHEAD_RE = re.compile(_VALUE_AHEAD, re.IGNORECASE)

@@ -22,8 +22,14 @@ from bot.replies.patterns import (
     _SENTENCE_END_RE,
     _WORD_RE,
 )
-from bot.replies.values import _choose, _pick_expr, _scan_values
-from bot.replies.words import COUNT_NOUNS, MOVEMENT_WORDS, PERCENT_WORDS
+from bot.replies.values import _choose, _pick_expr, _scan_values, _time_factor
+from bot.replies.words import (
+    COUNT_ADJECTIVES,
+    COUNT_NOUNS,
+    MOVEMENT_WORDS,
+    PERCENT_WORDS,
+    SPAN_WORDS,
+)
 
 if TYPE_CHECKING:
     from bot.replies.model import Item
@@ -104,7 +110,7 @@ def _initiative_value(head: str, segment: _Segment, status: str | None, said: st
 
 def _metric_value(head: str, segment: _Segment) -> _Said:
     """The value of a KR/KPI segment, or unsure when the numbers in it do not settle one."""
-    exprs = _without_counts(head, _scan_values(head, segment), segment.known)
+    exprs = _without_counts(head, _scan_values(head, segment), segment)
     chosen = _pick_expr(head, exprs)
     rejected: tuple[str, ...] = ()
     if chosen is None and not segment.strict:
@@ -133,20 +139,25 @@ def _candidates(head: str, exprs: Sequence[_Expr], segment: _Segment) -> tuple[f
     return tuple(dict.fromkeys(float(value) for value in values))
 
 
-def _without_counts(head: str, exprs: list[_Expr], known: frozenset[str]) -> list[_Expr]:
+def _without_counts(head: str, exprs: list[_Expr], segment: _Segment) -> list[_Expr]:
     """Numbers that count people or things ("4 people on leave") are not the item's value,
     unless they are all there is to choose from."""
-    kept = [e for e in exprs if not _is_count(head, e, known)]
+    kept = [e for e in exprs if not _is_count(head, e, segment)]
     return kept if kept else exprs
 
 
-def _is_count(head: str, expr: _Expr, known: frozenset[str]) -> bool:
-    """`3 vendors`, `4 orang`: the number is followed by a counted noun not of the item."""
+def _is_count(head: str, expr: _Expr, segment: _Segment) -> bool:
+    """`3 vendors`, `2 new hires`, `4 orang`: the number is followed by a counted noun not of
+    the item; or `over 2 weeks`: a span of time, when the item is not a time."""
     match = _NEXT_WORD_RE.match(head, expr.end)
     if match is None or not expr.options:
         return False
     word = match.group(1).casefold()
-    return word in COUNT_NOUNS and not _is_known(word, known)
+    if word in COUNT_ADJECTIVES and (after := _NEXT_WORD_RE.match(head, match.end())):
+        word = after.group(1).casefold() if after.group(1).casefold() in COUNT_NOUNS else word
+    if _is_known(word, segment.known):
+        return False
+    return word in COUNT_NOUNS or (word in SPAN_WORDS and _time_factor(segment.item.unit) is None)
 
 
 def _is_share_of_status(text: str, expr: _Expr) -> bool:

@@ -153,7 +153,9 @@ FILLER_WORDS: frozenset[str] = frozenset((
     "sebelumnya",
 ))  # fmt: skip
 # Between two values: "from 72 to 74" reads 74.
-TARGET_CONNECTORS: tuple[str, ...] = ("to", "ke", "jadi", "menjadi", "sampai", "hingga", "now")
+TARGET_CONNECTORS: tuple[str, ...] = (
+    "to", "ke", "jadi", "menjadi", "sampai", "hingga", "now", "sekarang", "kini",
+)  # fmt: skip
 # Between a value and a second one, these make the second the old value: "74 (was 72)".
 PREVIOUS_MARKERS: frozenset[str] = frozenset((
     "from", "was", "vs", "versus", "previously", "previous", "prev", "last", "compared",
@@ -207,7 +209,23 @@ COUNT_NOUNS: frozenset[str] = frozenset((
     "stakeholders", "shifts", "vendors", "slides", "pages", "laptops", "trucks", "orders",
     "buah", "unit", "kali", "artikel", "kampanye", "fitur", "agen", "staf", "cs", "pelamar",
     "pegawai", "pesanan", "halaman", "sif", "shift", "pengikut", "subscriber",
+    "detractors", "promoters", "complaints", "reviews", "churns", "refunds", "escalations",
+    "keluhan", "komplain", "ulasan", "eskalasi",
 ))  # fmt: skip
+# Between a number and a counted noun: "2 new hires", "3 more vendors".
+COUNT_ADJECTIVES: frozenset[str] = frozenset((
+    "new", "more", "extra", "other", "additional", "senior", "junior", "key", "big", "major",
+    "minor", "open", "baru", "lagi", "tambahan", "lain", "besar", "kecil",
+))  # fmt: skip
+# A number of these is a span of time ("over 2 weeks", "3 bulan"), not the value of an item
+# that is not itself a time.
+SPAN_WORDS: frozenset[str] = frozenset((
+    "second", "seconds", "minute", "minutes", "hour", "hours", "hrs", "day", "days", "week",
+    "weeks", "month", "months", "quarter", "quarters", "year", "years", "detik", "menit", "jam",
+    "hari", "minggu", "bulan", "kuartal", "tahun",
+))  # fmt: skip
+# Before "now" in a second clause: "dipped to 70 but now 74" reads 74.
+TURN_WORDS: frozenset[str] = frozenset(("but", "tapi", "tetapi", "namun", "however", "yet"))
 # "All" in a continuation line: its confidence or status is for every KR/KPI read.
 ALL_WORDS: tuple[str, ...] = ("all", "overall", "everything", "semua", "semuanya", "keseluruhan")
 
