@@ -125,6 +125,7 @@ _NON_VALUE_RE = re.compile(
             r"pukul\s+[0-9]{1,2}(?:[:.][0-9]{2})?",
             # jam 9 malam, pkl 14.00, 9 pagi, 9 o'clock: a clock time ("4 jam" is a duration)
             rf"(?<![0-9] )(?:jam|pkl\.?)\s*[0-9]{{1,2}}(?:[:.][0-9]{{2}})?(?:\s*(?:{_DAYPART}))?",
+            rf"(?:jam|pkl\.?)\s*[0-9]{{1,2}}(?:[:.][0-9]{{2}}(?:\s*(?:{_DAYPART}))?|\s*(?:{_DAYPART}))",
             rf"[0-9]{{1,2}}(?:[:.][0-9]{{2}})?\s*(?:{_DAYPART}|o'?clock)",
             r"(?:at|@)\s*[0-9]{1,2}[:.][0-9]{2}",  # at 14:30
             r"(?:tgl|tanggal|tang)\.?\s*[0-9]{1,2}(?:[/-][0-9]{1,2})?",  # tgl 20

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.replies.confidence import _take_confidence, _take_same, _take_status
-from bot.replies.index import _has_unknown_words, _is_known
+from bot.replies.index import _has_unknown_words, _is_known, _norm
 from bot.replies.notes import _split_note
 from bot.replies.patterns import (
     _CLAUSE_BREAK_RE,
@@ -155,7 +155,7 @@ def _is_count(head: str, expr: _Expr, segment: _Segment) -> bool:
     word = match.group(1).casefold()
     if word in COUNT_ADJECTIVES and (after := _NEXT_WORD_RE.match(head, match.end())):
         word = after.group(1).casefold() if after.group(1).casefold() in COUNT_NOUNS else word
-    if _is_known(word, segment.known):
+    if _norm(word) in segment.known:  # "1,240 tickets" for the tickets item is its value
         return False
     return word in COUNT_NOUNS or (word in SPAN_WORDS and _time_factor(segment.item.unit) is None)
 
