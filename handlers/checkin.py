@@ -114,6 +114,7 @@ async def pick(
         user_id=who.user_id,
         reply_id=chosen.reply_id,
         question=chosen.question,
+        version=chosen.version,
         choice=chosen.choice,
         now=services.clock(),
     )

@@ -805,3 +805,21 @@ async def test_a_question_is_asked_and_answered_in_the_members_language(box: San
         answered
     )
     assert (await kr(box.database, 2)).current == 4.6
+
+
+async def test_an_edit_asks_anew_and_the_old_question_records_nothing(box: Sandbox) -> None:
+    await run_round(box)
+    confirmation, old = await asked(box, "U0ALICE", DOUBTFUL)
+    ts = confirmation.params["thread_ts"]
+    edited = DOUBTFUL.replace("about 68", "about 69")
+    await box.sender.message_changed("U0ALICE", edited, ts=ts, previous_text=DOUBTFUL)
+    in_thread = await box.standin.wait_for(
+        "chat.postMessage", count=3, where=lambda c: c.params.get("thread_ts") == ts
+    )
+    new = in_thread[2]  # the confirmation is updated in place; the question is asked anew
+    assert "Is 69 points for *Net promoter score*?" in text_of(new)
+    stale = await tap(box, old, "Yes")
+    assert "You edited that reply since" in text_of(stale)
+    assert await dm_measurements(box.database) == []
+    await tap(box, new, "Yes")
+    assert await dm_measurements(box.database) == [69]

@@ -3,6 +3,7 @@ limits, in the member's language; and the reader's doubts turned into them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -12,9 +13,10 @@ from bot.blocks.questions import build_answered, build_question, parse_pick
 from bot.progress import KrStatus
 from bot.replies import ItemUpdate, Question
 from bot.services.checkins import Answered, Ask, CheckinItem, Choice
-from bot.services.checkins.questions import asks_of
+from bot.services.checkins.questions import asks_of, reply_version
 from bot.services.updates import Change
 from bot.standin.validation import block_problems
+from storage.models import ReplyMessage
 
 NPS = Choice(7, 0, "kr", 11, "Increase NPS <!channel>", "points", 71.0, 8, None, "vendor late")
 TICKETS = Choice(7, 0, "kpi", 3, "Tickets per month", "tickets", 1240.5)
@@ -60,7 +62,7 @@ def test_a_button_says_what_it_records_and_parses_back() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["", "x", "[]", json.dumps({"r": 1}), json.dumps({"r": 1, "q": 0, "k": "goal", "i": 2})],
+    ["", "x", "[]", "3", json.dumps({"r": 1}), json.dumps({"r": 1, "q": 0, "k": "goal", "i": 2})],
 )
 def test_a_value_okrbot_did_not_write_is_no_pick(value: str) -> None:
     assert parse_pick(value) is None
@@ -96,8 +98,15 @@ def test_the_readers_doubts_become_asks_tied_to_items() -> None:
         Question("74", (ItemUpdate(1, 74.0), ItemUpdate(2, 74.0), ItemUpdate(9, 74.0))),
         Question("gone", (ItemUpdate(9, 1.0),)),
     )
-    (ask,) = asks_of(5, questions, items)
+    reply = ReplyMessage(id=5, workspace_id="T1", channel_id="D1", ts="1.1", user_id="U1")
+    (ask,) = asks_of(reply, questions, items)
     assert [(c.kind, c.ref_id, c.value, c.reply_id) for c in ask.choices] == [
         ("kr", 11, 74.0, 5),
         ("kpi", 3, 74.0, 5),
     ]
+    assert ask.version == 0
+    reply.edited_at = dt.datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=dt.UTC)
+    (edited,) = asks_of(reply, questions, items)
+    assert edited.version == reply_version(reply) != 0
+    picked = parse_pick(buttons(build_question(edited, "en").blocks)[0]["value"])
+    assert picked is not None and picked.version == edited.version

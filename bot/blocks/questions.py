@@ -31,6 +31,7 @@ class Pick:
     question: int
     text: str
     choice: Choice | None
+    version: int = 0
 
 
 def build_question(ask: Ask, locale: str) -> Message:
@@ -74,10 +75,11 @@ def parse_pick(value: str) -> Pick | None:
     try:
         data = json.loads(value)
         reply_id, question, text = int(data["r"]), int(data["q"]), str(data.get("x") or "")
-        choice = _choice(data, reply_id, question) if "k" in data else None
-    except (ValueError, TypeError, KeyError):
+        version = int(data.get("e") or 0)
+        choice = _choice(data, reply_id, question, version) if "k" in data else None
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
-    return Pick(reply_id, question, text, choice)
+    return Pick(reply_id, question, text, choice, version)
 
 
 def build_answered(answered: Answered, pick: Pick, locale: str) -> Message:
@@ -85,6 +87,13 @@ def build_answered(answered: Answered, pick: Pick, locale: str) -> Message:
     was; in the member's language."""
     if answered.outcome == "declined":
         text = t(locale, "OK, I recorded nothing of “{text}”.", text=escape(pick.text))
+        return Message(text=text, blocks=[section(text)])
+    if answered.outcome == "stale":
+        text = t(
+            locale,
+            "You edited that reply since, so I recorded nothing from this question; "
+            "answer the one under your edit instead.",
+        )
         return Message(text=text, blocks=[section(text)])
     refused = [
         t(locale, "I couldn't change {item}: it is no longer yours to update.", item=escape(title))
@@ -114,7 +123,7 @@ def _button(action_id: str, label: str, value: str) -> dict[str, Any]:
 
 
 def _none_value(ask: Ask) -> str:
-    data = {"r": ask.reply_id, "q": ask.question, "x": ask.text[:_FRAGMENT]}
+    data = {"r": ask.reply_id, "q": ask.question, "e": ask.version, "x": ask.text[:_FRAGMENT]}
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -122,6 +131,7 @@ def _choice_value(ask: Ask, choice: Choice) -> str:
     data = {
         "r": ask.reply_id,
         "q": ask.question,
+        "e": ask.version,
         "x": ask.text[:_FRAGMENT],
         "k": choice.kind,
         "i": choice.ref_id,
@@ -136,7 +146,7 @@ def _choice_value(ask: Ask, choice: Choice) -> str:
     return json.dumps(set_, ensure_ascii=False)
 
 
-def _choice(data: Mapping[str, Any], reply_id: int, question: int) -> Choice:
+def _choice(data: Mapping[str, Any], reply_id: int, question: int, version: int) -> Choice:
     kind = str(data["k"])
     if kind not in ("kr", "kpi", "initiative"):
         raise ValueError(kind)
@@ -153,4 +163,5 @@ def _choice(data: Mapping[str, Any], reply_id: int, question: int) -> Choice:
         confidence=None if confidence is None else int(confidence),
         status=None if data.get("s") is None else str(data["s"]),
         note=None if data.get("o") is None else str(data["o"]),
+        version=version,
     )

@@ -129,6 +129,7 @@ class Choice:
     confidence: int | None = None
     status: str | None = None
     note: str | None = None
+    version: int = 0  # which text of the reply it is about (an edit asks anew)
 
 
 @dataclass(frozen=True)
@@ -140,11 +141,13 @@ class Ask:
     question: int
     text: str
     choices: tuple[Choice, ...]
+    version: int = 0
 
 
 @dataclass(frozen=True)
 class Answered:
-    """What a tap on a question did: `recorded`, `declined` ("No"), or `already` answered."""
+    """What a tap on a question did: `recorded`, `declined` ("No"), `already` answered, or
+    `stale` (about a reply since edited: the edit asked anew)."""
 
     outcome: str
     reply_id: int

@@ -21,23 +21,29 @@ from storage.models import ReplyMessage, SlackEvent
 
 
 def asks_of(
-    reply_id: int, questions: Sequence[Question], items: Sequence[CheckinItem]
+    reply: ReplyMessage, questions: Sequence[Question], items: Sequence[CheckinItem]
 ) -> tuple[Ask, ...]:
     """The reader's questions about a reply, each candidate tied to the item it would update."""
+    reply_id, version = reply.id or 0, reply_version(reply)
     by_number = {item.n: item for item in items}
     asks = []
     for place, question in enumerate(questions):
         choices = tuple(
-            _choice(reply_id, place, by_number[candidate.n], candidate)
+            _choice(reply_id, place, by_number[candidate.n], candidate, version)
             for candidate in question.candidates
             if candidate.n in by_number
         )
         if choices:
-            asks.append(Ask(reply_id, place, question.text, choices))
+            asks.append(Ask(reply_id, place, question.text, choices, version))
     return tuple(asks)
 
 
-def _choice(reply_id: int, place: int, item: CheckinItem, said: ItemUpdate) -> Choice:
+def reply_version(reply: ReplyMessage) -> int:
+    """Which text of a reply a question is about: 0 as sent, then the time of its last edit."""
+    return round(reply.edited_at.timestamp() * 1_000_000) if reply.edited_at else 0
+
+
+def _choice(reply_id: int, place: int, item: CheckinItem, said: ItemUpdate, version: int) -> Choice:
     return Choice(
         reply_id=reply_id,
         question=place,
@@ -49,6 +55,7 @@ def _choice(reply_id: int, place: int, item: CheckinItem, said: ItemUpdate) -> C
         confidence=said.confidence,
         status=said.status,
         note=said.note,
+        version=version,
     )
 
 
@@ -59,6 +66,7 @@ async def answer_question(
     user_id: str,
     reply_id: int,
     question: int,
+    version: int,
     choice: Choice | None,
     now: dt.datetime,
 ) -> Answered:
@@ -68,7 +76,10 @@ async def answer_question(
 
     async def work(session: AsyncSession) -> Answered:
         reply = await _own_reply(session, workspace_id, user_id, reply_id)
-        session.add(SlackEvent(event_id=f"ask:{reply_id}:{question}", workspace_id=workspace_id))
+        if reply_version(reply) != version:
+            return Answered("stale", reply_id)
+        claim = f"ask:{reply_id}:{version}:{question}"
+        session.add(SlackEvent(event_id=claim, workspace_id=workspace_id))
         await session.flush()
         if choice is None:
             return Answered("declined", reply_id)

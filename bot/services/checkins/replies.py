@@ -188,7 +188,7 @@ async def _apply(
         reading.no_change,
         tuple(applied.refused),
         reply.answer_ts,
-        asks_of(reply.id or 0, reading.questions, read.items),
+        asks_of(reply, reading.questions, read.items),
     )
 
 
