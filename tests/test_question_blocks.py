@@ -99,14 +99,14 @@ def test_the_readers_doubts_become_asks_tied_to_items() -> None:
         Question("gone", (ItemUpdate(9, 1.0),)),
     )
     reply = ReplyMessage(id=5, workspace_id="T1", channel_id="D1", ts="1.1", user_id="U1")
-    (ask,) = asks_of(reply, questions, items)
+    (ask,) = asks_of(reply, questions, items=items)
     assert [(c.kind, c.ref_id, c.value, c.reply_id) for c in ask.choices] == [
         ("kr", 11, 74.0, 5),
         ("kpi", 3, 74.0, 5),
     ]
     assert ask.version == 0
     reply.edited_at = dt.datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=dt.UTC)
-    (edited,) = asks_of(reply, questions, items)
+    (edited,) = asks_of(reply, questions, items=items)
     assert edited.version == reply_version(reply) != 0
     picked = parse_pick(buttons(build_question(edited, "en").blocks)[0]["value"])
     assert picked is not None and picked.version == edited.version

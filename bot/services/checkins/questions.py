@@ -21,7 +21,7 @@ from storage.models import ReplyMessage, SlackEvent
 
 
 def asks_of(
-    reply: ReplyMessage, questions: Sequence[Question], items: Sequence[CheckinItem]
+    reply: ReplyMessage, questions: Sequence[Question], *, items: Sequence[CheckinItem]
 ) -> tuple[Ask, ...]:
     """The reader's questions about a reply, each candidate tied to the item it would update."""
     reply_id, version = reply.id or 0, reply_version(reply)
@@ -86,7 +86,15 @@ async def answer_question(
         origin = Origin(round_id=reply.round_id, reply_id=reply.id, message_ts=reply.ts)
         actor = Actor(workspace_id, user_id, Source.DM)
         applied = _Applied()
-        await apply_item(session, _item(choice), _update(choice), actor, origin, now, applied)
+        await apply_item(
+            session,
+            _item(choice),
+            said=_update(choice),
+            actor=actor,
+            origin=origin,
+            now=now,
+            applied=applied,
+        )
         return Answered("recorded", reply_id, tuple(applied.changes), tuple(applied.refused))
 
     try:

@@ -24,6 +24,7 @@ from storage.models import KeyResult
 async def apply_item(
     session: AsyncSession,
     item: CheckinItem,
+    *,
     said: ItemUpdate,
     actor: Actor,
     origin: Origin,
@@ -63,6 +64,7 @@ async def apply_item(
 async def _apply_kr(
     session: AsyncSession,
     item: CheckinItem,
+    *,
     said: ItemUpdate,
     actor: Actor,
     origin: Origin,

@@ -188,7 +188,7 @@ async def _apply(
         reading.no_change,
         tuple(applied.refused),
         reply.answer_ts,
-        asks_of(reply, reading.questions, read.items),
+        asks_of(reply, reading.questions, items=read.items),
     )
 
 
@@ -252,12 +252,17 @@ async def _apply_reading(
     for update_ in reading.updates:
         item = by_number.get(update_.n)
         if item is not None:
-            await apply_item(session, item, update_, actor, origin, now, applied)
+            await apply_item(
+                session, item, said=update_, actor=actor, origin=origin, now=now, applied=applied
+            )
     if reading.no_change:
         mentioned = {update_.n for update_ in reading.updates}
         for item in items:
             if item.kind == "kr" and item.n not in mentioned:
-                await apply_item(session, item, ItemUpdate(item.n), actor, origin, now, applied)
+                said = ItemUpdate(item.n)
+                await apply_item(
+                    session, item, said=said, actor=actor, origin=origin, now=now, applied=applied
+                )
     return applied
 
 
