@@ -64,7 +64,6 @@ async def apply_item(
 async def _apply_kr(
     session: AsyncSession,
     item: CheckinItem,
-    *,
     said: ItemUpdate,
     actor: Actor,
     origin: Origin,
