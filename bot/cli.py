@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from bot.demo import run_demo
 from bot.errors import ConfigError, ImportFileError, NotFound
 from bot.importsummary import describe_import
 from bot.notify import DigestReport
-from bot.replycases import run_cases, show_reply
+from bot.replycases import read_rate, run_cases, show_reply
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -145,9 +146,13 @@ def _digest_summary(report: DigestReport) -> str:
 
 def _parse(args: argparse.Namespace) -> int:
     if args.cases:
+        started = time.perf_counter()
         lines, passed, failed = run_cases(args.cases)
+        seconds = time.perf_counter() - started
         print("\n".join(lines))
         print(f"{passed} passed, {failed} failed")
+        # The score is stdout's last line (SPEC §7); the reading speed goes beside it.
+        print(read_rate(passed + failed, seconds), file=sys.stderr)
         return 0 if failed == 0 else 1
     if args.items and args.text is not None:
         print(show_reply(args.items, args.text, args.locale))

@@ -1,8 +1,10 @@
 """Check the reply reader against case files (SPEC §7), and show how one reply is read.
 
 A case file holds one JSON object a line: `id`, `locale`, `items` (the numbered items of a
-check-in prompt), `text`, and optionally `expect`. `okrbot parse --cases FILE` prints one result
-line per case, then `N passed, M failed`; `okrbot parse --items FILE TEXT` shows one reading.
+check-in prompt), `text`, and optionally `expect`; beyond SPEC §7, an `expect` may list the
+`questions` the reader should ask (each a list of candidates `{n, value}`). `okrbot parse
+--cases FILE` prints one result line per case, then `N passed, M failed`; `okrbot parse
+--items FILE TEXT` shows one reading.
 Pure apart from reading the files it is given.
 """
 
@@ -48,6 +50,12 @@ def run_cases(path: Path) -> tuple[list[str], int, int]:
     return lines, passed, failed
 
 
+def read_rate(count: int, seconds: float) -> str:
+    """How fast a case file was read: `10000 replies read in 3.21 s: 3115 replies/s`."""
+    rate = count / seconds if seconds > 0 else 0.0
+    return f"{count} replies read in {seconds:.2f} s: {rate:.0f} replies/s"
+
+
 def show_reply(items_path: Path, text: str, locale: str) -> str:
     """How one reply is read against the items in a JSON file, as pretty JSON."""
     data = json.loads(items_path.read_text(encoding="utf-8"))
@@ -84,7 +92,26 @@ def _matches(got: Mapping[str, object], expect: Mapping[str, object]) -> bool:
     by_n = {update["n"]: update for update in found}
     if len(by_n) != len(found) or set(by_n) != {update.get("n") for update in wanted}:
         return False
+    if "questions" in expect and not _questions_match(got["questions"], expect["questions"]):
+        return False
     return all(_update_matches(by_n[update.get("n")], update) for update in wanted)
+
+
+def _questions_match(found: object, wanted: object) -> bool:
+    """Where a case gives `questions` (a list of candidate lists), the doubts asked about
+    must be those, in order, each candidate with its item and value."""
+    found_list = cast(list[dict[str, object]], found)
+    wanted_list = cast(list[list[Mapping[str, object]]], wanted)
+    if not isinstance(wanted, list) or len(found_list) != len(wanted_list):
+        return False
+    for question, candidates in zip(found_list, wanted_list, strict=True):
+        got = cast(list[dict[str, object]], question["candidates"])
+        if len(got) != len(candidates):
+            return False
+        for one, want in zip(got, candidates, strict=True):
+            if one["n"] != want.get("n") or not _value_matches(one.get("value"), want.get("value")):
+                return False
+    return True
 
 
 def _update_matches(found: Mapping[str, object], wanted: Mapping[str, object]) -> bool:

@@ -1,5 +1,5 @@
-"""Check-ins on demand: `/okr checkin`, `/okr away <until>`, and the *Undo* button under a
-check-in confirmation."""
+"""Check-ins on demand: `/okr checkin`, `/okr away <until>`, the *Undo* button under a
+check-in confirmation, and the buttons under a question about a reply."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import ids
 from bot.blocks.checkin import build_undone
+from bot.blocks.questions import build_answered, parse_pick
 from bot.domain import Source
 from bot.i18n import format_day, t
 from bot.notify import announce_kpi_changes
@@ -96,5 +97,37 @@ async def undo(
     await announce_kpi_changes(client, services, who.workspace_id, changes)
 
 
+async def pick(
+    ack: AsyncAck, body: dict, client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    """A button under a question about a check-in reply: records that reading (or nothing, for
+    *No*) and answers in place, in the thread."""
+    await ack()
+    chosen = parse_pick(str(body["actions"][0].get("value") or ""))
+    if chosen is None:
+        return
+    who = await caller(context, client, body["user"]["id"])
+    services = services_of(context)
+    answered = await checkins.answer_question(
+        database=services.database,
+        workspace_id=who.workspace_id,
+        user_id=who.user_id,
+        reply_id=chosen.reply_id,
+        question=chosen.question,
+        version=chosen.version,
+        choice=chosen.choice,
+        now=services.clock(),
+    )
+    if answered.outcome == "already":
+        return  # a second tap: the first one answered
+    container = body.get("container") or {}
+    await client.chat_update(
+        channel=container.get("channel_id") or (body.get("channel") or {}).get("id"),
+        ts=container.get("message_ts") or (body.get("message") or {}).get("ts"),
+        **build_answered(answered, chosen, who.locale).as_kwargs(),
+    )
+    await announce_kpi_changes(client, services, who.workspace_id, answered.changes)
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {"checkin": checkin_now, "away": away}
-ACTIONS = {ids.CHECKIN_UNDO: undo}
+ACTIONS = {ids.CHECKIN_UNDO: undo, ids.CHECKIN_NONE: pick} | dict.fromkeys(ids.CHECKIN_PICKS, pick)

@@ -6,6 +6,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.checkin import build_confirmation
+from bot.blocks.questions import build_question
 from bot.notify import announce_kpi_changes
 from bot.services import checkins
 from bot.services.checkins import IncomingReply
@@ -68,6 +69,11 @@ async def on_message(
         )
         await checkins.remember_answer(
             database=services.database, reply_id=result.reply_id, answer_ts=str(answer["ts"])
+        )
+    for ask in result.questions:  # SPEC §5: one question per doubt, in the reply's thread
+        question = build_question(ask, who.locale)
+        await client.chat_postMessage(
+            channel=reply.channel_id, thread_ts=reply.ts, **question.as_kwargs()
         )
     await announce_kpi_changes(client, services, who.workspace_id, result.changes)
 

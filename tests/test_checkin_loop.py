@@ -692,3 +692,134 @@ async def test_the_runner_sweeps_every_minute_and_catches_up_on_start(box: Sandb
         runner.stop()
     prompted = {c.params["channel"] for c in box.standin.calls_to("chat.postMessage")}
     assert prompted == {"U0ALICE", "U0BOB", "U0CAROL", "U0DEWI"}
+
+
+# -- questions instead of silence (SPEC §5) ----------------------------------------------------
+
+DOUBTFUL = "1: 76\n2: hard to say, the dashboard shows about 68"
+
+
+async def asked(box: Sandbox, user_id: str, text: str) -> tuple[Call, Call]:
+    """A DM, and the bot's two answers in its thread: the confirmation, then one question."""
+    sent = await box.sender.message_im(user_id, text)
+    assert sent.status == 200
+    ts = sent.payload["event"]["ts"]
+    confirmation, question = await box.standin.wait_for(
+        "chat.postMessage", count=2, where=lambda c: c.params.get("thread_ts") == ts
+    )
+    return confirmation, question
+
+
+async def tap(box: Sandbox, question: Call, label: str, user_id: str = "U0ALICE") -> Call:
+    """Tap the question's button with this label; returns the question as it was updated."""
+    (button,) = [e for e in blocks_of(question)[-1]["elements"] if e["text"]["text"] == label]
+    clicked = await box.sender.block_action(
+        button["action_id"],
+        button["value"],
+        user_id=user_id,
+        channel_id=question.params["channel"],
+        message=question.response["message"],
+    )
+    assert clicked.status == 200
+    ts = question.response["ts"]
+    (update,) = await box.standin.wait_for("chat.update", where=lambda c: c.params["ts"] == ts)
+    return update
+
+
+async def dm_measurements(database: Database) -> list[float]:
+    async with database.session() as session:
+        query = select(KpiMeasurement.value).where(KpiMeasurement.source == "dm")
+        return list((await session.exec(query)).all())
+
+
+async def test_a_doubt_is_asked_in_the_thread_and_yes_records_it(box: Sandbox) -> None:
+    await run_round(box)
+    confirmation, question = await asked(box, "U0ALICE", DOUBTFUL)
+    # The sure item is recorded; nothing of the doubtful one until the member says so.
+    assert "74 points → 76 points" in text_of(confirmation)
+    assert (await kr(box.database, 1)).current == 76
+    assert await dm_measurements(box.database) == []
+    assert "Is 68 points for *Net promoter score*?" in text_of(question)
+    assert question.params["thread_ts"] == confirmation.params["thread_ts"]
+    labels = [e["text"]["text"] for e in blocks_of(question)[-1]["elements"]]
+    assert labels == ["Yes", "No"]
+
+    answered = await tap(box, question, "Yes")
+    text = text_of(answered)
+    assert "Recorded from your answer:" in text and "74 points → 68 points" in text
+    assert blocks_of(answered)[-1]["elements"][0]["action_id"] == ids.CHECKIN_UNDO
+    assert await dm_measurements(box.database) == [68]
+    assert (await kr(box.database, 1)).current == 68  # the KPI moves its linked KR, as typed
+    # Same write path: the KPI fell below its warn line, so the team's channel is told.
+    (alert,) = await box.standin.wait_for(
+        "chat.postMessage", where=lambda c: c.params["channel"] == "C0CS"
+    )
+    assert "Net promoter score" in text_of(alert)
+    # A second tap records nothing more.
+    await box.sender.block_action(
+        ids.CHECKIN_PICKS[0],
+        blocks_of(question)[-1]["elements"][0]["value"],
+        user_id="U0ALICE",
+        message=question.response["message"],
+    )
+    await box.sender.url_verification("flush")
+    assert await dm_measurements(box.database) == [68]
+
+
+async def test_no_records_nothing_and_says_so_in_the_thread(box: Sandbox) -> None:
+    await run_round(box)
+    _, question = await asked(box, "U0ALICE", DOUBTFUL)
+    answered = await tap(box, question, "No")
+    assert "OK, I recorded nothing of “2: hard to say" in text_of(answered)
+    assert not [b for b in blocks_of(answered) if b["type"] == "actions"]
+    assert await dm_measurements(box.database) == []
+    assert (await kr(box.database, 1)).current == 76
+    updates = [u for u in await rows(box.database, KrUpdate) if not u.reverted]
+    assert [u.new_value for u in updates] == [76]
+
+
+async def test_undo_under_an_answer_takes_back_the_whole_reply(box: Sandbox) -> None:
+    await run_round(box)
+    _, question = await asked(box, "U0ALICE", DOUBTFUL)
+    answered = await tap(box, question, "Yes")
+    undo_button = blocks_of(answered)[-1]["elements"][0]
+    await box.sender.block_action(
+        undo_button["action_id"],
+        undo_button["value"],
+        user_id="U0ALICE",
+        channel_id=question.params["channel"],
+        message={**question.response["message"], "ts": question.response["ts"]},
+    )
+    ts = question.response["ts"]
+    await box.standin.wait_for("chat.update", count=2, where=lambda c: c.params["ts"] == ts)
+    assert (await kr(box.database, 1)).current == 74
+    assert all(u.reverted for u in await rows(box.database, KrUpdate))
+
+
+async def test_a_question_is_asked_and_answered_in_the_members_language(box: Sandbox) -> None:
+    await run_round(box)
+    _, question = await asked(box, "U0BOB", "1: susah ditebak, dashboard bilang sekitar 4,6 jam")
+    assert "Apakah 4,6 h untuk *Reduce average reply time from 6 h to 4 h*?" in text_of(question)
+    answered = await tap(box, question, "Ya", user_id="U0BOB")
+    assert "Dicatat dari jawaban Anda:" in text_of(answered) and "5,2 h → 4,6 h" in text_of(
+        answered
+    )
+    assert (await kr(box.database, 2)).current == 4.6
+
+
+async def test_an_edit_asks_anew_and_the_old_question_records_nothing(box: Sandbox) -> None:
+    await run_round(box)
+    confirmation, old = await asked(box, "U0ALICE", DOUBTFUL)
+    ts = confirmation.params["thread_ts"]
+    edited = DOUBTFUL.replace("about 68", "about 69")
+    await box.sender.message_changed("U0ALICE", edited, ts=ts, previous_text=DOUBTFUL)
+    in_thread = await box.standin.wait_for(
+        "chat.postMessage", count=3, where=lambda c: c.params.get("thread_ts") == ts
+    )
+    new = in_thread[2]  # the confirmation is updated in place; the question is asked anew
+    assert "Is 69 points for *Net promoter score*?" in text_of(new)
+    stale = await tap(box, old, "Yes")
+    assert "You edited that reply since" in text_of(stale)
+    assert await dm_measurements(box.database) == []
+    await tap(box, new, "Yes")
+    assert await dm_measurements(box.database) == [69]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -190,6 +191,36 @@ def test_parse_passes_every_public_case() -> None:
     result = okrbot("parse", "--cases", str(SHARED / "parser-cases.jsonl"))
     assert result.returncode == 0, result.stdout[-2000:]
     assert result.stdout.rstrip().splitlines()[-1].endswith(" passed, 0 failed")
+
+
+def test_parse_scores_the_projects_own_cases_and_says_how_fast() -> None:
+    own = REPO / "tests" / "data" / "reply_cases.jsonl"
+    result = okrbot("parse", "--cases", str(own))
+    count = len([line for line in own.read_text(encoding="utf-8").splitlines() if line.strip()])
+    assert result.returncode == 0, [
+        line for line in result.stdout.splitlines() if '"ok": false' in line
+    ]
+    assert result.stdout.rstrip().splitlines()[-1] == f"{count} passed, 0 failed"
+    assert re.fullmatch(
+        rf"{count} replies read in [0-9.]+ s: [0-9]+ replies/s", result.stderr.strip()
+    )
+
+
+def test_parse_prints_the_questions_it_would_ask(tmp_path: Path) -> None:
+    items = tmp_path / "items.json"
+    items.write_text(
+        json.dumps(
+            [
+                {"n": 1, "kind": "kr", "title": "NPS", "aliases": ["nps"], "last": 72},
+                {"n": 2, "kind": "kpi", "title": "Reply time", "unit": "h", "last": 5},
+            ]
+        )
+    )
+    shown = json.loads(okrbot("parse", "--items", str(items), "4.5").stdout)
+    assert shown["updates"] == []
+    assert shown["questions"] == [
+        {"text": "4.5", "candidates": [{"n": 2, "value": 4.5}, {"n": 1, "value": 4.5}]}
+    ]
 
 
 def test_parse_fails_on_a_wrong_expectation(tmp_path: Path) -> None:

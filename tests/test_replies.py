@@ -162,6 +162,7 @@ def test_reading_to_dict_lists_only_the_fields_that_are_set() -> None:
         "skip": False,
         "no_change": False,
         "unread": [],
+        "questions": [],
     }
 
 
@@ -191,6 +192,11 @@ _PIECES = st.sampled_from(
         "*", "_", "~", "`", "&gt;", "1,240", "1.240", "4,5", "1.050.000", "item", "due 12/1",
         "from", "to", "->", "but", "all", "and", "é", "٤", "１", "\u200b", "🎉", "✅", "+", "−",
         "–", "'", "\t", "\r\n", "9:", "99)", "(1)", "3 & 4", "1:74",
+        # issue #12: narrative context, movement, statuses in sentences, Slack emoji
+        "fell to", "rose to", "crept up to", "turun ke", "naik jadi", "since Oct 14", "tgl 20",
+        "jam 9 malam", "at 5pm", "4 people", "3 vendor", "2 new hires", "over 2 weeks",
+        "while open rate was", "31%", "underway", "beres", "80% done", ":100:", ":fire:",
+        ":arrow_right:", "➡", "but now", "tapi sekarang", "!! ", ". ",
     ]
 )  # fmt: skip
 _REPLIES = st.one_of(st.text(), st.lists(_PIECES, max_size=30).map("".join))
@@ -211,4 +217,8 @@ def test_any_text_reads_without_raising_and_within_the_rules(
         assert update.confidence is None or 0 <= update.confidence <= 10
     assert not (reading.updates and (reading.skip or reading.no_change))
     assert all(fragment and fragment == fragment.strip() for fragment in reading.unread)
+    for question in reading.questions:  # a doubt: a fragment and likely readings of it
+        assert question.text and question.text not in reading.unread
+        assert question.candidates and all(c.value is not None for c in question.candidates)
+        assert {c.n for c in question.candidates} <= {item.n for item in items}
     json.dumps(reading_to_dict(reading))

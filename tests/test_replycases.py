@@ -45,6 +45,7 @@ def test_a_matching_case_passes_with_what_was_read() -> None:
             "skip": False,
             "no_change": False,
             "unread": [],
+            "questions": [],
         },
     }
 

@@ -191,6 +191,14 @@ def build_confirmation(result: ReplyResult, locale: str, *, edited: bool = False
 def _summary_lines(result: ReplyResult, locale: str, *, edited: bool) -> list[str]:
     if result.skipped:
         return [t(locale, "Skipped this week. Thanks for letting me know!")]
+    if not result.changes and not result.no_change:
+        return [
+            t(
+                locale,
+                "I wasn't sure how to read part of that, so I recorded nothing of it yet: "
+                "please answer my question below.",
+            )
+        ]
     first = (
         t(locale, "Updated from your edited reply:")
         if edited

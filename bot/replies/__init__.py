@@ -3,7 +3,9 @@
 The check-in DM lists a member's items numbered (KRs, KPIs, initiatives) and people answer in
 free text, in English or Bahasa Indonesia. `read_reply` turns such a reply into a `Reading`: the
 updates it is sure of, whether the person skipped the week or confirmed that nothing changed, and
-the fragments it could not read, which the bot shows back. It is pure (no Slack, no database, no
+the fragments it could not read, which the bot shows back, and the questions it would ask:
+likely readings it is not sure of, each with its candidates (SPEC §5), recorded only once
+the member picks one. It is pure (no Slack, no database, no
 I/O), never raises, and never records a value from a fragment it is unsure about.
 
 How a reply is read:
@@ -33,12 +35,13 @@ from typing import cast
 
 from bot.i18n import normalize_locale
 from bot.replies.assembly import _read
-from bot.replies.model import ITEM_KINDS, Item, ItemKind, ItemUpdate, Reading
+from bot.replies.model import ITEM_KINDS, Item, ItemKind, ItemUpdate, Question, Reading
 
 __all__ = [
     "Item",
     "ItemKind",
     "ItemUpdate",
+    "Question",
     "Reading",
     "item_from_dict",
     "read_reply",
@@ -82,6 +85,15 @@ def reading_to_dict(reading: Reading) -> dict[str, object]:
         "skip": reading.skip,
         "no_change": reading.no_change,
         "unread": list(reading.unread),
+        "questions": [_question_to_dict(question) for question in reading.questions],
+    }
+
+
+def _question_to_dict(question: Question) -> dict[str, object]:
+    """A doubt as JSON data: the fragment, and each reading it could have."""
+    return {
+        "text": question.text,
+        "candidates": [_update_to_dict(candidate) for candidate in question.candidates],
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 from bot.replies.anchors import _find_anchors, _has_digit, _word_anchors
 from bot.replies.cleaning import _clean, _lines
 from bot.replies.index import _index, title_regex
-from bot.replies.model import ItemUpdate, Reading
+from bot.replies.model import ItemUpdate, Question, Reading
 from bot.replies.patterns import (
     _ALL_RE,
     _COURTESY_RE,
@@ -28,6 +29,9 @@ from bot.replies.patterns import (
 )
 from bot.replies.segments import _read_segment, _Said, _Segment
 from bot.replies.words import NO_BLOCKER_NOTES
+
+# A bare value asks about this many items at most (the likeliest first).
+_MAX_BARE_CANDIDATES = 4
 
 if TYPE_CHECKING:
     from bot.replies.anchors import _Anchor
@@ -62,6 +66,7 @@ class _Reply:
     same: set[int] = field(default_factory=set)
     unread: list[str] = field(default_factory=list)
     courtesy: list[str] = field(default_factory=list)
+    questions: list[Question] = field(default_factory=list)
     skip: bool = False
     no_change: bool = False
 
@@ -78,8 +83,13 @@ class _Reply:
         )
         skip = self.skip and not updates
         no_change = self.no_change and not updates and not skip
-        unread = self.unread if updates or skip or no_change else self.unread + self.courtesy
-        return Reading(updates, skip, no_change, tuple(_dedupe(unread)))
+        read_any = updates or skip or no_change or self.questions
+        unread = self.unread if read_any else self.unread + self.courtesy
+        return Reading(updates, skip, no_change, tuple(_dedupe(unread)), tuple(self.questions))
+
+    def ask(self, fragment: str, candidates: Iterable[ItemUpdate]) -> None:
+        """A doubt about a fragment: asked about instead of shown back as unread."""
+        self.questions.append(Question(fragment, tuple(candidates)))
 
 
 def _dedupe(fragments: Iterable[str]) -> list[str]:
@@ -207,12 +217,19 @@ def _anchored_segment(
 def _apply(said: _Said, n: int, fragment: str, order: tuple[int, int], reply: _Reply) -> None:
     """Record what a segment said, or list it as unread."""
     reply.unread.extend(said.rejected)
-    if said.unsure or (said.empty and not said.same):
+    if said.unsure and said.doubt:
+        reply.ask(fragment, (_update(n, said, value) for value in said.doubt))
+    elif said.unsure or (said.empty and not said.same):
         reply.unread.append(fragment)
     elif said.empty:
         reply.same.add(n)
     else:
         reply.record(n, said, order)
+
+
+def _update(n: int, said: _Said, value: float) -> ItemUpdate:
+    """What a segment said, with one of its candidate values."""
+    return ItemUpdate(n, value, said.confidence, said.status, said.note)
 
 
 def _read_prefix(line: _Line, index: _Index, locale: str, reply: _Reply) -> _Said | None:
@@ -290,7 +307,36 @@ def _read_bare(line: _Line, index: _Index, locale: str, reply: _Reply) -> bool:
             reply.unread.extend(said.rejected)
             reply.record(item.n, said, (line.number, 0))
             return True
-    return False
+    return _ask_bare(line, index, locale, reply)
+
+
+def _ask_bare(line: _Line, index: _Index, locale: str, reply: _Reply) -> bool:
+    """A bare value (`74`) with several KRs/KPIs: a question with a button per item that it
+    could be, those whose last value it is closest to first."""
+    if not _has_digit(line.text):
+        return False
+    candidates: list[tuple[float, ItemUpdate]] = []
+    for item in index.items.values():
+        if item.kind == "initiative":
+            continue
+        segment = _Segment(
+            item, line.text, locale, index.known[item.n], strict=True, anchored=False
+        )
+        said = _read_segment(segment)
+        if said.value is not None and not said.unsure and not said.rejected:
+            candidates.append((_distance(said.value, item.last), _update(item.n, said, said.value)))
+    if len(candidates) < 2:
+        return False
+    ranked = sorted(candidates, key=lambda pair: pair[0])[:_MAX_BARE_CANDIDATES]
+    reply.ask(line.text.strip(_FRAGMENT_EDGE), (update for _, update in ranked))
+    return True
+
+
+def _distance(value: float, last: float | None) -> float:
+    """How far a value is from an item's last one, as a ratio (unknown last: far)."""
+    if last is None or last == 0 or value == 0 or (value < 0) != (last < 0):
+        return math.inf
+    return abs(math.log(abs(value) / abs(last)))
 
 
 def _read_continuation(

@@ -20,6 +20,9 @@ from bot.replies.patterns import (
 )
 from bot.replies.words import EMOJI_CHARS, EMOJI_WORDS
 
+# ASCII control characters other than a newline read as a space, as `_clean_char` says.
+_ASCII_CONTROLS = {code: " " for code in (*range(32), 127) if code != ord("\n")}
+
 
 def _clean(text: str) -> str:
     """Slack markup out, Unicode folded: what the person meant to type."""
@@ -30,7 +33,10 @@ def _clean(text: str) -> str:
     text = _MENTION_RE.sub(" ", text)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     text = _EMOJI_RE.sub(lambda m: f" {EMOJI_WORDS.get(m.group(1).lower(), '')} ", text)
-    text = "".join(_clean_char(char) for char in text)
+    if text.isascii():  # most replies: only control characters to blank, done in C
+        text = text.translate(_ASCII_CONTROLS)
+    else:
+        text = "".join(_clean_char(char) for char in text)
     # Struck-through text is what the person took back, so it is dropped, not read.
     text = _STRIKE_RE.sub(" ", text)
     text = _BOLD_RE.sub(r"\1", text)

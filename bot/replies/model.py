@@ -36,10 +36,20 @@ class ItemUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class Question:
+    """A likely reading the reader is not sure of (SPEC §5): nothing of it is recorded until
+    the member picks one of the candidates, each an update as if written plainly."""
+
+    text: str  # the fragment of the reply it is about
+    candidates: tuple[ItemUpdate, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Reading:
-    """Everything read from one reply, plus the fragments that could not be read."""
+    """Everything read from one reply, the doubts to ask about, and what could not be read."""
 
     updates: tuple[ItemUpdate, ...]
     skip: bool = False
     no_change: bool = False
     unread: tuple[str, ...] = ()
+    questions: tuple[Question, ...] = ()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.replies.index import _is_known
 from bot.replies.patterns import (
     _CONF_AFTER_RE,
@@ -16,8 +18,9 @@ from bot.replies.patterns import (
     _NOTE_EDGE,
     _NOTE_LABEL_RE,
     _NOTE_WORD_RE,
+    _TURN_TO_VALUE_RE,
 )
-from bot.replies.words import NO_BLOCKER_NOTES
+from bot.replies.words import NO_BLOCKER_NOTES, TURN_WORDS
 
 
 def _split_note(text: str, known: frozenset[str]) -> tuple[str, str | None]:
@@ -53,6 +56,9 @@ def _first_note_marker(text: str, known: frozenset[str]) -> tuple[int, int, bool
     found: list[tuple[int, int, bool]] = []
     for regex, keep in ((_NOTE_LABEL_RE, False), (_NOTE_DASH_RE, False), (_NOTE_WORD_RE, True)):
         match = regex.search(text)
+        # "dipped to 9% but now 9.8%": a turn to the current value, not the start of a note.
+        while match is not None and keep and _turns_to_value(text, match):
+            match = regex.search(text, match.end())
         if match is not None:
             found.append((match.start(), match.start() if keep else match.end(), keep))
     # "4.5 - 2 agents on leave" is a note; "72 - 74 points" is not.
@@ -61,6 +67,12 @@ def _first_note_marker(text: str, known: frozenset[str]) -> tuple[int, int, bool
             found.append((match.start(), match.end(), False))
             break
     return min(found, key=lambda marker: (marker[0], marker[2])) if found else None
+
+
+def _turns_to_value(text: str, match: re.Match[str]) -> bool:
+    return match.group().casefold() in TURN_WORDS and bool(
+        _TURN_TO_VALUE_RE.match(text, match.end())
+    )
 
 
 def _peel(body: str, *, leading: bool) -> tuple[str, str]:

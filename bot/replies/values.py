@@ -34,6 +34,7 @@ from bot.replies.words import (
     RUPIAH_MARKS,
     TARGET_CONNECTORS,
     TIME_UNITS,
+    TURN_WORDS,
 )
 
 if TYPE_CHECKING:
@@ -220,7 +221,9 @@ def _connects(between: str) -> bool:
     words = _WORD_RE.findall(text)
     if not words or words[-1] not in TARGET_CONNECTORS:
         return False
-    return all(word in FILLER_WORDS or word in TARGET_CONNECTORS for word in words)
+    return all(
+        word in FILLER_WORDS or word in TARGET_CONNECTORS or word in TURN_WORDS for word in words
+    )
 
 
 def _points_back(between: str) -> bool:

@@ -33,13 +33,19 @@ INITIATIVE_STATUS_WORDS: dict[str, str | None] = {
         "delivered", "went live", "is live", "now live", "live now",
         "selesai", "sudah selesai", "udah selesai", "beres", "kelar", "rampung", "tuntas",
         "dirilis", "sudah rilis", "udah rilis", "diluncurkan", "sudah live", "udah live",
+        "wrapped up", "all done", "rolled out", "deployed", "merged", "sudah deploy",
+        "udah deploy", "sudah jadi", "udah jadi", "sudah beres", "udah beres", "sudah kelar",
+        "udah kelar",
     ), "done"),
     **dict.fromkeys((
         "in progress", "inprogress", "on progress", "ongoing", "on going", "started", "kicked off",
         "begun", "underway", "under way", "wip", "working on it", "almost done", "nearly done",
         "berjalan", "sedang berjalan", "masih berjalan", "lagi jalan", "dikerjakan",
         "sedang dikerjakan", "lagi dikerjakan", "dalam proses", "sedang proses", "sudah mulai",
-        "dimulai", "hampir selesai",
+        "dimulai", "hampir selesai", "in flight", "rolling out", "under construction",
+        "sudah jalan", "udah jalan", "mulai jalan",
+        "sedang jalan", "sudah berjalan", "udah berjalan", "lagi dikerjain", "dikerjain",
+        "sedang digarap", "lagi digarap", "digarap",
     ), "in_progress"),
     **dict.fromkeys((
         "planned", "not started", "not started yet", "todo", "to do", "backlog",
@@ -147,7 +153,9 @@ FILLER_WORDS: frozenset[str] = frozenset((
     "sebelumnya",
 ))  # fmt: skip
 # Between two values: "from 72 to 74" reads 74.
-TARGET_CONNECTORS: tuple[str, ...] = ("to", "ke", "jadi", "menjadi", "sampai", "hingga", "now")
+TARGET_CONNECTORS: tuple[str, ...] = (
+    "to", "ke", "jadi", "menjadi", "sampai", "hingga", "now", "sekarang", "kini",
+)  # fmt: skip
 # Between a value and a second one, these make the second the old value: "74 (was 72)".
 PREVIOUS_MARKERS: frozenset[str] = frozenset((
     "from", "was", "vs", "versus", "previously", "previous", "prev", "last", "compared",
@@ -167,6 +175,57 @@ RELATIVE_WORDS: frozenset[str] = frozenset((
     "berkurang", "grew", "fell", "rose", "gained", "lost", "improved", "dropped", "increased",
     "decreased",
 ))  # fmt: skip
+# Words of movement between an item's name and its value: "fell to 71", "naik jadi 10%".
+# Beside a value they say nothing of their own; right before one, RELATIVE_WORDS still
+# make it a change ("up 2").
+MOVEMENT_WORDS: frozenset[str] = frozenset((
+    "rose", "rise", "risen", "rising", "fell", "fall", "fallen", "falling", "dropped", "drop",
+    "dipped", "dip", "climbed", "climb", "climbing", "crept", "creep", "creeping", "crawled",
+    "went", "gone", "going", "jumped", "jump", "grew", "grown", "growing", "slipped", "sank",
+    "sunk", "edged", "ticked", "moved", "increased", "decreased", "improved", "declined",
+    "recovered", "bounced", "inched", "shot", "soared", "slid", "back", "up", "down", "over",
+    "higher", "lower", "slightly", "further", "again", "steadily", "slowly", "has", "have",
+    "had", "come", "came", "held", "holding", "stayed", "stays", "remained", "remains",
+    "naik", "turun", "merangkak", "meningkat", "menurun", "melonjak", "anjlok", "merosot",
+    "bertambah", "berkurang", "kembali", "lagi", "sedikit", "pelan", "perlahan", "tembus",
+    "menembus", "bertahan", "membaik", "memburuk", "terus", "sempat", "pun",
+))  # fmt: skip
+# A number followed by one of these counts people or things, not the item's value
+# ("4 people on leave", "3 vendor"); unless the word is the item's own ("1,240 tickets").
+COUNT_NOUNS: frozenset[str] = frozenset((
+    "people", "person", "persons", "folks", "guys", "engineers", "engineer", "devs", "dev",
+    "developers", "developer", "agents", "agent", "reps", "staff", "members", "member", "hires",
+    "hire", "candidates", "interviews", "vendors", "vendor", "partners", "partner", "clients",
+    "client", "customers", "customer", "users", "user", "accounts", "account", "deals", "deal",
+    "leads", "lead", "calls", "call", "meetings", "meeting", "demos", "demo", "sessions",
+    "workshops", "webinars", "bugs", "bug", "incidents", "incident", "outages", "tickets",
+    "ticket", "surveys", "survey", "responses", "respondents", "attendees", "visitors",
+    "servers", "server", "teams", "squads", "sprints", "releases", "features", "tests",
+    "emails", "campaigns", "articles", "posts", "stores", "cities", "countries", "markets",
+    "orang", "karyawan", "engineer", "vendor", "klien", "pelanggan", "customer", "user",
+    "pengguna", "akun", "peserta", "responden", "tiket", "bug", "insiden", "rapat", "meeting",
+    "panggilan", "sesi", "server", "tim", "anggota", "kandidat", "mitra", "toko", "kota",
+    "subscribers", "followers", "recipients", "participants", "applicants", "employees",
+    "stakeholders", "shifts", "vendors", "slides", "pages", "laptops", "trucks", "orders",
+    "buah", "unit", "kali", "artikel", "kampanye", "fitur", "agen", "staf", "cs", "pelamar",
+    "pegawai", "pesanan", "halaman", "sif", "shift", "pengikut", "subscriber",
+    "detractors", "promoters", "complaints", "reviews", "churns", "refunds", "escalations",
+    "keluhan", "komplain", "ulasan", "eskalasi",
+))  # fmt: skip
+# Between a number and a counted noun: "2 new hires", "3 more vendors".
+COUNT_ADJECTIVES: frozenset[str] = frozenset((
+    "new", "more", "extra", "other", "additional", "senior", "junior", "key", "big", "major",
+    "minor", "open", "baru", "lagi", "tambahan", "lain", "besar", "kecil",
+))  # fmt: skip
+# A number of these is a span of time ("over 2 weeks", "3 bulan"), not the value of an item
+# that is not itself a time.
+SPAN_WORDS: frozenset[str] = frozenset((
+    "second", "seconds", "minute", "minutes", "hour", "hours", "hrs", "day", "days", "week",
+    "weeks", "month", "months", "quarter", "quarters", "year", "years", "detik", "menit", "jam",
+    "hari", "minggu", "bulan", "kuartal", "tahun",
+))  # fmt: skip
+# Before "now" in a second clause: "dipped to 70 but now 74" reads 74.
+TURN_WORDS: frozenset[str] = frozenset(("but", "tapi", "tetapi", "namun", "however", "yet"))
 # "All" in a continuation line: its confidence or status is for every KR/KPI read.
 ALL_WORDS: tuple[str, ...] = ("all", "overall", "everything", "semua", "semuanya", "keseluruhan")
 
@@ -254,6 +313,11 @@ EMOJI_WORDS: dict[str, str] = {
     "orange_circle": "amber",
     "red_circle": "red",
     "large_red_circle": "red",
+    "arrow_right": "→",
+    "arrow_forward": "→",
+    "point_right": "→",
+    "heavy_arrow_right": "→",
+    "long_arrow_right": "→",
 }
 EMOJI_CHARS: dict[str, str] = {
     "✅": "done",
@@ -263,4 +327,7 @@ EMOJI_CHARS: dict[str, str] = {
     "🟡": "yellow",
     "🟠": "amber",
     "🔴": "red",
+    "➡": "→",
+    "▶": "→",
+    "👉": "→",
 }

@@ -15,6 +15,7 @@ the prompt, by the id in its message metadata, in the member's DM since then
 at a time just before each send, so only the requests in flight when a process dies are exposed.
 Reminders are claimed the same way (`reminder_claimed_at`, renewed by the same heartbeat), marked
 by `reminded_at` once sent, and tried a bounded number of times.
+A reply's doubts become questions (`Ask`), each answered once by a tap (`answer_question`).
 Nothing here talks to Slack: the jobs and handlers send, then report back.
 """
 
@@ -30,7 +31,10 @@ from bot.services.checkins.model import (
     MISSED_LOOKBACK,
     NO_ITEMS,
     OPEN_INITIATIVES,
+    Answered,
+    Ask,
     CheckinItem,
+    Choice,
     Delivery,
     IncomingReply,
     Reminder,
@@ -46,6 +50,7 @@ from bot.services.checkins.prompts import (
     release_prompt,
     sent_count,
 )
+from bot.services.checkins.questions import answer_question
 from bot.services.checkins.reminders import (
     close_rounds,
     due_reminders,
@@ -76,7 +81,10 @@ __all__ = [
     "MISSED_LOOKBACK",
     "NO_ITEMS",
     "OPEN_INITIATIVES",
+    "Answered",
+    "Ask",
     "CheckinItem",
+    "Choice",
     "Delivery",
     "IncomingReply",
     "Objectives",
@@ -84,6 +92,7 @@ __all__ = [
     "ReplyResult",
     "RoundWork",
     "abandoned_teams",
+    "answer_question",
     "beat",
     "claim_prompt",
     "close_rounds",

@@ -115,6 +115,47 @@ class IncomingReply:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One candidate answer to a question about a reply: what to record if the member taps
+    it, named by the item's kind and id (its number in the prompt may change by then)."""
+
+    reply_id: int
+    question: int  # its place among the reply's questions
+    kind: ItemKind
+    ref_id: int
+    title: str
+    unit: str = ""
+    value: float | None = None
+    confidence: int | None = None
+    status: str | None = None
+    note: str | None = None
+    version: int = 0  # which text of the reply it is about (an edit asks anew)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A question to ask in a reply's thread (SPEC §5): the fragment the reader was not sure
+    of, and a choice per likely reading; nothing of it is recorded until one is tapped."""
+
+    reply_id: int
+    question: int
+    text: str
+    choices: tuple[Choice, ...]
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What a tap on a question did: `recorded`, `declined` ("No"), `already` answered, or
+    `stale` (about a reply since edited: the edit asked anew)."""
+
+    outcome: str
+    reply_id: int
+    changes: tuple[Change, ...] = ()
+    refused: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ReplyResult:
     """What a reply recorded, for the confirmation in its thread."""
 
@@ -127,11 +168,12 @@ class ReplyResult:
     no_change: bool = False
     refused: tuple[str, ...] = ()
     answer_ts: str | None = None
+    questions: tuple[Ask, ...] = ()
 
     @property
     def read_nothing(self) -> bool:
         """True when nothing in the reply could be used (it is answered with an example)."""
-        return not (self.changes or self.skipped or self.no_change)
+        return not (self.changes or self.skipped or self.no_change or self.questions)
 
 
 @dataclass

@@ -13,28 +13,18 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import PromptState, Source
-from bot.errors import NotAllowed, NotFound
 from bot.replies import ItemUpdate, Reading, read_reply
 from bot.services.checkins.members import _person, member_items
 from bot.services.checkins.model import NO_ITEMS, CheckinItem, IncomingReply, ReplyResult, _Applied
+from bot.services.checkins.questions import asks_of
+from bot.services.checkins.recording import apply_item
 from bot.services.okrs import current_cycle
-from bot.services.updates import (
-    Actor,
-    Change,
-    Origin,
-    apply_initiative_status,
-    apply_kpi_log,
-    apply_kr_update,
-    know_cycle,
-    preload_krs,
-    revert_reply,
-)
+from bot.services.updates import Actor, Origin, know_cycle, preload_krs, revert_reply
 from storage.db import Database
 from storage.models import (
     CheckinPrompt,
     CheckinRound,
     Cycle,
-    KeyResult,
     Person,
     ReplyMessage,
     SlackEvent,
@@ -198,6 +188,7 @@ async def _apply(
         reading.no_change,
         tuple(applied.refused),
         reply.answer_ts,
+        asks_of(reply, reading.questions, items=read.items),
     )
 
 
@@ -261,76 +252,18 @@ async def _apply_reading(
     for update_ in reading.updates:
         item = by_number.get(update_.n)
         if item is not None:
-            await _apply_one(session, item, update_, actor, origin, now, applied)
+            await apply_item(
+                session, item, said=update_, actor=actor, origin=origin, now=now, applied=applied
+            )
     if reading.no_change:
         mentioned = {update_.n for update_ in reading.updates}
         for item in items:
             if item.kind == "kr" and item.n not in mentioned:
-                await _apply_one(session, item, ItemUpdate(item.n), actor, origin, now, applied)
-    return applied
-
-
-async def _apply_one(
-    session: AsyncSession,
-    item: CheckinItem,
-    said: ItemUpdate,
-    actor: Actor,
-    origin: Origin,
-    now: dt.datetime,
-    applied: _Applied,
-) -> None:
-    """One item's update through the shared write path. Permission is checked before anything
-    is written, so a refusal (the item changed hands since) costs only that line."""
-    try:
-        if item.kind == "kr":
-            applied.changes.append(await _apply_kr(session, item, said, actor, origin, now))
-        elif item.kind == "kpi" and said.value is not None:
-            applied.changes += await apply_kpi_log(
-                session,
-                actor=actor,
-                kpi_id=item.ref_id,
-                value=said.value,
-                note=said.note,
-                origin=origin,
-                now=now,
-            )
-        elif item.kind == "initiative" and said.status and said.status != item.status:
-            applied.changes.append(
-                await apply_initiative_status(
-                    session,
-                    actor=actor,
-                    initiative_id=item.ref_id,
-                    status=said.status,
-                    note=said.note,
-                    origin=origin,
+                said = ItemUpdate(item.n)
+                await apply_item(
+                    session, item, said=said, actor=actor, origin=origin, now=now, applied=applied
                 )
-            )
-    except (NotAllowed, NotFound):
-        applied.refused.append(item.title)
-
-
-async def _apply_kr(
-    session: AsyncSession,
-    item: CheckinItem,
-    said: ItemUpdate,
-    actor: Actor,
-    origin: Origin,
-    now: dt.datetime,
-) -> Change:
-    # A reply that names no status keeps the one the owner set before ("no change" confirms it).
-    kr = await session.get(KeyResult, item.ref_id)
-    status = said.status if said.status is not None else (kr.status if kr else None)
-    return await apply_kr_update(
-        session,
-        actor=actor,
-        kr_id=item.ref_id,
-        value=said.value,
-        confidence=said.confidence,
-        status=status,
-        note=said.note,
-        origin=origin,
-        now=now,
-    )
+    return applied
 
 
 async def remember_answer(*, database: Database, reply_id: int, answer_ts: str) -> None:
