@@ -7,6 +7,7 @@
     ├── NotAllowed                   the caller may not change that item
     └── InvalidInput                 a value a user typed cannot be used
         └── InvalidField             ...in a named field of an API request (`path`)
+            └── KeyReused            an Idempotency-Key sent again with another request
 
 Each user-facing error carries a message id (English text with `{placeholders}`) and its
 parameters, so the one `@app.error` handler can tell the user in their own language.
@@ -85,3 +86,7 @@ class InvalidField(InvalidInput):
     def __init__(self, path: str, msgid: str, /, **params: object) -> None:
         self.path = path
         super().__init__(msgid, **params)
+
+
+class KeyReused(InvalidField):
+    """An `Idempotency-Key` already answered a different request (HTTP 409)."""

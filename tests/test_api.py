@@ -205,7 +205,7 @@ async def test_the_same_idempotency_key_stores_one_measurement(box: Sandbox) -> 
     assert await count(box, KpiMeasurement) == before + 1
 
     status, problem, _ = await call(box, "POST", path, secret, {"value": 1}, key)
-    assert status == 422
+    assert status == 409 and problem["type"] == "urn:okrbot:problem:conflict"
     assert problem["errors"][0]["path"] == "Idempotency-Key"
     assert await count(box, KpiMeasurement) == before + 1
 
@@ -248,6 +248,12 @@ async def test_invalid_fields_are_each_named_and_nothing_is_stored(box: Sandbox)
     status, body, _ = await call(box, "POST", "/key-results/KR-1/updates", secret, {})
     assert status == 422
 
+    # Far beyond any KPI: refused before it could break a summary's number formatting.
+    status, body, _ = await call(
+        box, "POST", "/kpis/tickets/measurements", secret, {"value": 1e300}
+    )
+    assert status == 422 and body["errors"][0]["path"] == "value"
+
     status, body, _ = await call(box, "POST", "/kpis/tickets/measurements", secret, "not json")
     assert status == 400 and body["title"] == "Malformed request"
     status, body, _ = await call(
@@ -264,7 +270,7 @@ async def test_a_kr_update_is_recorded_like_one_from_slack(box: Sandbox) -> None
         "POST",
         "/key-results/nps/updates",
         secret,
-        {"value": 77, "confidence": 8, "status": "at_risk", "note": "chat vendor late"},
+        {"value": 77, "confidence": 8.0, "status": "at_risk", "note": "chat vendor late"},
     )
     assert status == 201, body
     assert body == {

@@ -24,6 +24,9 @@ Period = Annotated[
     str,
     StringConstraints(pattern=r"^\d{4}-((0[1-9]|1[0-2])|W(0[1-9]|[1-4]\d|5[0-3]))$"),
 ]
+# Far beyond any KPI, and within what the summaries can format (Babel fails near 1e26).
+LIMIT = 1e15
+Value = Annotated[float, Field(ge=-LIMIT, le=LIMIT)]
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 PathRef: TypeAdapter[str] = TypeAdapter(Ref)
 
@@ -36,7 +39,7 @@ class _Strict(BaseModel):
 class MeasurementIn(_Strict):
     """A KPI's value for a period."""
 
-    value: float = Field(description="The measured value, in the KPI's unit.")
+    value: Value = Field(description="The measured value, in the KPI's unit.")
     period: Period | None = Field(
         default=None,
         description="`2026-11` for a monthly KPI, `2026-W47` for a weekly one; "
@@ -52,7 +55,7 @@ class MeasurementIn(_Strict):
 class KrUpdateIn(_Strict):
     """A key result's new value, confidence, status or note: at least one, none of them null."""
 
-    value: float | SkipJsonSchema[None] = None
+    value: Value | SkipJsonSchema[None] = None
     confidence: Annotated[int, Field(ge=0, le=10)] | SkipJsonSchema[None] = Field(
         default=None, description="Out of 10."
     )
@@ -73,6 +76,12 @@ class KrUpdateIn(_Strict):
         if value is None:
             raise ValueError("must not be null: leave the field out instead")
         return value
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _whole(cls, value: object) -> object:
+        # JSON Schema counts 8.0 as an integer; strict pydantic would not.
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
     @model_validator(mode="after")
     def _something(self) -> KrUpdateIn:

@@ -13,11 +13,13 @@ from bot.api import models
 
 SCHEMAS = "#/components/schemas/{model}"
 ERRORS = (400, 401, 403, 404, 422, 429, 503)
+WRITE_ERRORS = (409,)
 _DESCRIPTIONS = {
     400: "The body is not a JSON object.",
     401: "Missing, wrong or revoked token.",
     403: "The token lacks the scope this operation needs.",
     404: "No such team, KPI or key result in the token's workspace.",
+    409: "This Idempotency-Key already answered a different request; nothing was stored.",
     422: "Invalid fields, each named in `errors`; nothing was stored.",
     429: "More requests than the token's rate allows; retry after `Retry-After` seconds.",
     503: "The database did not answer; nothing was stored.",
@@ -73,7 +75,7 @@ _KEY = {
 }
 
 
-def _answers(ok: dict[int, tuple[str, type[BaseModel]]]) -> dict[str, Any]:
+def _answers(ok: dict[int, tuple[str, type[BaseModel]]], errors: tuple[int, ...]) -> dict[str, Any]:
     answers: dict[str, Any] = {
         str(status): {
             "description": description,
@@ -81,7 +83,7 @@ def _answers(ok: dict[int, tuple[str, type[BaseModel]]]) -> dict[str, Any]:
         }
         for status, (description, model) in ok.items()
     }
-    for status in ERRORS:
+    for status in errors:
         answer: dict[str, Any] = {
             "description": _DESCRIPTIONS[status],
             "content": {"application/problem+json": {"schema": _ref(models.Problem)}},
@@ -105,7 +107,7 @@ def _operation(
         "description": f"Needs a token with the scope `{scope}`.",
         "security": [{"bearer": []}],
         "parameters": list(parameters),
-        "responses": _answers(ok),
+        "responses": _answers(ok, ERRORS if body is None else ERRORS + WRITE_ERRORS),
     }
     if body is not None:
         operation["requestBody"] = {

@@ -20,6 +20,7 @@ KINDS: dict[int, tuple[str, str]] = {
     403: ("urn:okrbot:problem:forbidden", "The token lacks a scope"),
     404: ("urn:okrbot:problem:not-found", "Not found"),
     405: ("urn:okrbot:problem:method-not-allowed", "Method not allowed"),
+    409: ("urn:okrbot:problem:conflict", "Idempotency-Key already used"),
     422: ("urn:okrbot:problem:invalid", "Invalid request"),
     429: ("urn:okrbot:problem:rate-limited", "Too many requests"),
     500: ("urn:okrbot:problem:internal", "Internal error"),

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.api import models
 from bot.api.limits import RateLimiter, retry_after
 from bot.api.problems import ProblemError, field_problems
-from bot.errors import InvalidField, InvalidInput, NotAllowed, NotFound, OkrbotError
+from bot.errors import InvalidField, InvalidInput, KeyReused, NotAllowed, NotFound, OkrbotError
 from bot.i18n import N_, t
 from bot.notify import announce_kpi_changes
 from bot.services import kpis, okrs, pushes
@@ -356,6 +356,7 @@ def _measured(done: pushes.Measured) -> dict[str, Any]:
 STATUS_OF_ERROR: tuple[tuple[type[OkrbotError], int], ...] = (
     (NotFound, 404),
     (NotAllowed, 403),
+    (KeyReused, 409),
     (InvalidInput, 422),
 )
 

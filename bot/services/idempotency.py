@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.errors import InvalidField
+from bot.errors import KeyReused
 from bot.i18n import N_
 from bot.services.tokens import TokenHolder
 from bot.services.updates import Change
@@ -92,7 +92,7 @@ async def _stored(session: AsyncSession, token_id: int, key: str) -> ApiIdempote
 
 def _replay(stored: ApiIdempotency, fingerprint: str) -> Outcome:
     if stored.fingerprint != fingerprint:
-        raise InvalidField(
+        raise KeyReused(
             KEY_HEADER, N_("This Idempotency-Key was already used for a different request.")
         )
     return Outcome(stored.status, dict(stored.body), replayed=True)
