@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -20,13 +21,15 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.seed import SEED_OKRS, seed_people
+from bot.seed import SEED_OKRS
+from bot.services.imports import import_file
 from bot.standin.server import StandinThread
 from storage.db import Database
-from storage.models import KpiMeasurement, KrUpdate
+from storage.models import Kpi, KpiMeasurement, KrUpdate
 from tests.conftest import REPO
 
 HERE = Path(__file__).parent
+WS = "T0DEMO"
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
@@ -60,21 +63,29 @@ class Live:
     url: str
 
 
+async def _seed(url: str) -> None:
+    # In process (the CLI's own import is tested in test_cli.py): each `okrbot` run costs
+    # seconds of imports on a busy machine.
+    database = Database.connect(url)
+    try:
+        text = SEED_OKRS.read_text().replace("bob@example.com", "U0BOB")
+        await import_file(database=database, workspace_id=WS, text=text, filename="seed.yaml")
+    finally:
+        await database.dispose()
+
+
 @pytest.fixture
 def seeded(db_url: str) -> Iterator[dict[str, str]]:
-    """The seed imported with `okrbot import`; the environment to run `okrbot` in."""
+    """The seed in the database, a Slack stand-in, and the environment to run `okrbot` in."""
+    asyncio.run(_seed(db_url))
     with StandinThread() as standin:
-        for person in seed_people():
-            standin.standin.add_user(person["id"], **{k: v for k, v in person.items() if k != "id"})
-        env = {
+        yield {
             "DATABASE_URL": db_url,
             "SLACK_BOT_TOKEN": "xoxb-1",
             "SLACK_SIGNING_SECRET": "api-cli-secret",
             "SLACK_API_URL": standin.api_url,
             "HOST": "127.0.0.1",
         }
-        assert okrbot("import", str(SEED_OKRS), env=env).returncode == 0
-        yield env
 
 
 @pytest.fixture
@@ -102,15 +113,13 @@ def live(seeded: dict[str, str]) -> Iterator[Live]:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 def _wait_healthy(url: str, process: subprocess.Popen) -> None:
-    for _ in range(300):
+    for _ in range(600):
         if process.poll() is not None:
             raise AssertionError(f"okrbot run exited with {process.returncode}")
         try:
@@ -127,43 +136,29 @@ def test_token_lifecycle_on_the_command_line(live: Live) -> None:
     secret = created.stdout.strip()
     assert secret.startswith("okr_") and "\n" not in secret  # stdout is the token alone
     assert "shown only now" in created.stderr
-    listed = okrbot("token", "list", env=live.env).stdout
-    assert listed == "ci  read,kpis:write  never used\n"
+    assert okrbot("token", "list", env=live.env).stdout == "ci  read,kpis:write  never used\n"
 
     status, body = request(
         live.url + "/api/v1/kpis/tickets/measurements", secret, {"value": 990, "period": "2027-01"}
     )
     assert status == 201 and body["status"] == "ok"
-    assert "ci  read,kpis:write  last used " in okrbot("token", "list", env=live.env).stdout
+    status, body = request(live.url + "/api/v1/key-results/KR-1/updates", secret, {"value": 1})
+    assert status == 403 and "krs:write" in body["detail"]
 
     revoked = okrbot("token", "revoke", "ci", env=live.env)
     assert revoked.stdout == "okrbot: token ci revoked\n"
     status, body = request(live.url + "/api/v1/teams", secret)
     assert status == 401 and body["status"] == 401
-    assert "revoked" in okrbot("token", "list", env=live.env).stdout
+    listed = okrbot("token", "list", env=live.env).stdout
+    assert listed.startswith("ci  read,kpis:write  last used ") and " revoked " in listed
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--name", "ci", "--scope", "read,admin"], "Scopes must be some of read, kpis:write"),
-        (["--name", "no spaces", "--scope", "read"], "A token's name is 1 to 64 letters"),
-    ],
-)
-def test_a_bad_token_request_is_one_line_and_exit_2(
-    seeded: dict[str, str], args: list[str], message: str
-) -> None:
-    result = okrbot("token", "create", *args, env=seeded)
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.startswith(f"okrbot: {message}") and len(result.stderr.splitlines()) == 1
-    assert okrbot("token", "list", env=seeded).stdout == "okrbot: no tokens\n"
-
-
-def test_the_same_token_name_twice_is_refused(seeded: dict[str, str]) -> None:
-    assert okrbot("token", "create", "--name", "ci", "--scope", "read", env=seeded).returncode == 0
-    again = okrbot("token", "create", "--name", "ci", "--scope", "read", env=seeded)
-    assert again.returncode == 2 and "A token named ci already exists." in again.stderr
-    assert okrbot("token", "revoke", "nobody", env=seeded).returncode == 2
+def test_a_bad_token_request_is_one_line_and_exit_2(seeded: dict[str, str]) -> None:
+    result = okrbot("token", "create", "--name", "ci", "--scope", "read,admin", env=seeded)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "okrbot: Scopes must be some of read, kpis:write, krs:write; not admin.\n"
+    )
 
 
 @pytest.mark.skipif(not SCHEMATHESIS.exists(), reason="schemathesis is a dev dependency")
@@ -186,7 +181,7 @@ def test_schemathesis_finds_nothing_wrong_with_any_operation(live: Live) -> None
             "--mode",
             "all",
             "--max-examples",
-            "25",
+            "20",
             "--header",
             f"Authorization: Bearer {created.stdout.strip()}",
         ],
@@ -217,6 +212,7 @@ async def _written_by(url: str, source: str) -> tuple[int, int]:
 
 
 def test_kpi_history_import_all_or_nothing(seeded: dict[str, str], tmp_path: Path) -> None:
+    url = seeded["DATABASE_URL"]
     good = tmp_path / "history.csv"
     good.write_text(
         "kpi,period,value,note\n"
@@ -228,10 +224,12 @@ def test_kpi_history_import_all_or_nothing(seeded: dict[str, str], tmp_path: Pat
     first = okrbot("kpi", "import", str(good), env=seeded)
     assert first.returncode == 0, first.stderr
     assert first.stdout == "okrbot: 3 measurements imported, 1 already there\n"
-    again = okrbot("kpi", "import", str(good), env=seeded)
-    assert again.stdout == "okrbot: 0 measurements imported, 4 already there\n"
-    exported = okrbot("export", env=seeded).stdout
-    assert "period: 2026-06" in exported and "period: 2026-W40" in exported
+    history = asyncio.run(_history(url))
+    assert {
+        ("Tickets per month", "2026-06", 1400.0, None),
+        ("Tickets per month", "2026-07", 1350.0, "summer"),
+        ("Web traffic", "2026-W40", 41000.0, None),
+    } <= set(history)
 
     bad = tmp_path / "bad.csv"
     bad.write_text(
@@ -250,14 +248,18 @@ def test_kpi_history_import_all_or_nothing(seeded: dict[str, str], tmp_path: Pat
         f"{bad}: line 6: expected kpi,period,value[,note], found 2 fields",
         "okrbot: nothing was imported",
     ]
-    (tmp_path / "bad2.csv").write_text(
-        "Tickets per month,2026-08,1300\nNobody's KPI,2026-08,1\nWeb traffic,2026-08,1\n"
-    )
-    result = okrbot("kpi", "import", str(tmp_path / "bad2.csv"), env=seeded)
-    assert result.returncode == 2
-    assert result.stderr.splitlines()[:2] == [
-        f'{tmp_path / "bad2.csv"}: line 2: no KPI called "Nobody\'s KPI"',
-        f"{tmp_path / 'bad2.csv'}: line 3: Web traffic is measured weekly: write periods like "
-        "2026-W47",
-    ]
-    assert okrbot("export", env=seeded).stdout == exported  # nothing of either file was kept
+    assert asyncio.run(_history(url)) == history
+
+
+async def _history(url: str) -> list[tuple[str, str, float, str | None]]:
+    database = Database.connect(url)
+    try:
+        async with database.read() as session:
+            rows = await session.exec(
+                select(Kpi.name, KpiMeasurement.period, KpiMeasurement.value, KpiMeasurement.note)
+                .join(Kpi, Kpi.id == KpiMeasurement.kpi_id)
+                .order_by(KpiMeasurement.id)
+            )
+            return [tuple(row) for row in rows.all()]
+    finally:
+        await database.dispose()
