@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,11 +14,13 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+from bot.api.openapi import document
 from bot.sandbox import Sandbox, sandbox
 from bot.seed import load_seed, seed_okrs
 from bot.services.imports import import_file
 from bot.services.tokens import create_token, list_tokens, revoke_token
 from storage.models import ApiToken, KeyResult, Kpi, KpiMeasurement, KrUpdate
+from tests.conftest import REPO
 
 NOW = dt.datetime(2026, 11, 16, 12, 0, tzinfo=dt.UTC)
 WS = "T0DEMO"
@@ -359,3 +362,15 @@ async def test_more_than_the_rate_gets_429_with_retry_after(db_url: str) -> None
     assert [status for status, _, _ in answers] == [200, 200, 200, 429]
     _, body, headers = answers[-1]
     assert headers["Retry-After"] == "2" and body["status"] == 429
+
+
+def test_the_readme_and_the_ci_example_use_documented_operations() -> None:
+    """Every API path the README's curl lines and the CI example call is in the document."""
+    templates = [
+        re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", path) + "$") for path in document()["paths"]
+    ]
+    text = (REPO / "README.md").read_text() + (REPO / "examples" / "ci-push-kpi.yml").read_text()
+    called = set(re.findall(r"(?:\$API|/api/v1)(/[^\s\"'?`)]+)", text)) - {"/openapi.json"}
+    assert len(called) >= 5
+    for path in called:
+        assert any(t.match(path) for t in templates), path

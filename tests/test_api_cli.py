@@ -136,7 +136,6 @@ def test_token_lifecycle_on_the_command_line(live: Live) -> None:
     secret = created.stdout.strip()
     assert secret.startswith("okr_") and "\n" not in secret  # stdout is the token alone
     assert "shown only now" in created.stderr
-    assert okrbot("token", "list", env=live.env).stdout == "ci  read,kpis:write  never used\n"
 
     status, body = request(
         live.url + "/api/v1/kpis/tickets/measurements", secret, {"value": 990, "period": "2027-01"}
