@@ -374,3 +374,21 @@ def test_the_readme_and_the_ci_example_use_documented_operations() -> None:
     assert len(called) >= 5
     for path in called:
         assert any(t.match(path) for t in templates), path
+
+
+async def test_unknown_paths_and_methods_are_problems_too(box: Sandbox) -> None:
+    secret = await token(box, "read")
+    status, body, headers = await call(box, "GET", "/nothing-here", secret)
+    assert (status, body["type"]) == (404, "urn:okrbot:problem:not-found")
+    status, body, headers = await call(box, "DELETE", "/teams", secret)
+    assert (status, body["status"]) == (405, 405)
+    assert "GET" in headers["Allow"]
+    status, body, _ = await call(box, "GET", "/openapi.json", None)
+    assert status == 200 and body["openapi"] == "3.1.0"
+    assert set(body["paths"]) == {
+        "/teams",
+        "/teams/{team}/status",
+        "/kpis",
+        "/kpis/{kpi}/measurements",
+        "/key-results/{kr}/updates",
+    }

@@ -111,6 +111,19 @@ def test_the_limiter_allows_a_burst_then_the_rate() -> None:
     assert retry_after(0.1) == "1" and retry_after(2.01) == "3"
 
 
+def test_the_limiter_forgets_refilled_buckets() -> None:
+    now = [0.0]
+    limiter = RateLimiter(rate=10, burst=20, clock=lambda: now[0], kept=3)
+    for key in "abc":
+        limiter.wait(key)
+    now[0] = 1.0  # a full bucket takes 20 / 10 = 2 s to refill: none is full yet
+    limiter.wait("d")
+    assert len(limiter._buckets) == 4
+    now[0] = 3.0
+    limiter.wait("e")
+    assert set(limiter._buckets) == {"e"}
+
+
 def test_history_lines_are_read_with_their_line_numbers() -> None:
     lines = read_history("kpi,period,value,note\n\nTickets,2026-10,12.5,ok\n", "h.csv")
     assert [(line.line, line.kpi, line.value, line.note) for line in lines] == [

@@ -7,7 +7,7 @@ from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.api.limits import RateLimiter
-from bot.api.routes import PREFIX, Api, error_middleware, routes
+from bot.api.routes import API, PREFIX, ROUTES, Api, error_middleware
 from bot.services.container import Services
 from bot.services.tokens import TokenChecker
 
@@ -24,5 +24,6 @@ def build_api(services: Services, client: AsyncWebClient) -> web.Application:
         limiter=RateLimiter(rate=settings.okrbot_api_rate, burst=settings.okrbot_api_burst),
     )
     app = web.Application(middlewares=[error_middleware(api)])
-    app.add_routes(routes(api))
+    app[API] = api
+    app.add_routes(ROUTES)
     return app

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.api import models
 from bot.api.limits import RateLimiter, retry_after
+from bot.api.openapi import document
 from bot.api.problems import ProblemError, field_problems
 from bot.errors import InvalidField, InvalidInput, KeyReused, NotAllowed, NotFound, OkrbotError
 from bot.i18n import N_, t
@@ -27,7 +28,7 @@ from bot.services.container import Services
 from bot.services.idempotency import KEY_HEADER, Outcome, fingerprint, write_once
 from bot.services.tokens import TokenChecker, TokenHolder, split_token
 from bot.services.updates import Change
-from storage.db import DatabaseUnavailable, is_transient
+from storage.db import Database, DatabaseUnavailable, is_transient
 
 log = logging.getLogger("okrbot.api")
 
@@ -53,6 +54,10 @@ class Api:
     client: AsyncWebClient
     tokens: TokenChecker
     limiter: RateLimiter
+
+    @property
+    def database(self) -> Database:
+        return self.services.database
 
     def text(self, msgid: str, **params: object) -> str:
         return t(self.services.settings.okrbot_locale, msgid, **params)
@@ -135,117 +140,134 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
     return web.json_response(model.model_dump(mode="json"), status=status)
 
 
-def routes(api: Api) -> list[web.RouteDef]:
-    """The API's routes, relative to `/api/v1`."""
-    database = api.services.database
+API: web.AppKey[Api] = web.AppKey("api", Api)
 
-    async def teams(request: web.Request) -> web.Response:
-        holder = await api.authorize(request, "read")
-        found = await okrs.all_teams(database=database, workspace_id=holder.workspace_id)
-        return _json(models.TeamList(teams=[_team(team) for team in found]))
 
-    async def team_status(request: web.Request) -> web.Response:
-        holder = await api.authorize(request, "read")
-        query = _query(request, models.StatusQuery)
-        team = await okrs.team_by_ref(
-            database=database, workspace_id=holder.workspace_id, ref=_path(request, "team")
-        )
-        (status,) = await okrs.team_status(
-            database=database,
-            workspace_id=holder.workspace_id,
-            teams=[team],
-            now=api.services.clock(),
-            cycle=query.cycle,
-        )
-        return _json(_status(status))
+def _api(request: web.Request) -> Api:
+    return request.app[API]
 
-    async def kpi_list(request: web.Request) -> web.Response:
-        holder = await api.authorize(request, "read")
-        query = _query(request, models.KpisQuery)
-        if query.team is None:
-            teams = await okrs.all_teams(database=database, workspace_id=holder.workspace_id)
-        else:
-            teams = [
-                await okrs.team_by_ref(
-                    database=database, workspace_id=holder.workspace_id, ref=query.team
-                )
-            ]
-        views = await kpis.kpi_views(
-            database=database, workspace_id=holder.workspace_id, teams=teams
-        )
-        names = {team.id: team.name for team in teams}
-        return _json(models.KpiList(kpis=[_kpi(view, names[view.team_id]) for view in views]))
 
-    async def measurement(request: web.Request) -> web.Response:
-        holder = await api.authorize(request, "kpis:write")
-        key = _key(request)
-        ref = _path(request, "kpi")
-        body, raw = await _body(request, models.MeasurementIn)
-        kpi = await pushes.find_kpi(database=database, workspace_id=holder.workspace_id, ref=ref)
-        now = api.services.clock()
+async def teams(request: web.Request) -> web.Response:
+    """`GET /teams`: the workspace's teams."""
+    api = _api(request)
+    holder = await api.authorize(request, "read")
+    found = await okrs.all_teams(database=api.database, workspace_id=holder.workspace_id)
+    return _json(models.TeamList(teams=[_team(team) for team in found]))
 
-        async def work(session: AsyncSession) -> Outcome:
-            done = await pushes.apply_measurement(
-                session,
-                holder=holder,
-                kpi=kpi,
-                value=body.value,
-                period=body.period,
-                note=body.note,
-                now=now,
+
+async def team_status(request: web.Request) -> web.Response:
+    """`GET /teams/{team}/status[?cycle=]`: objectives and KRs with progress and status."""
+    api = _api(request)
+    holder = await api.authorize(request, "read")
+    query = _query(request, models.StatusQuery)
+    team = await okrs.team_by_ref(
+        database=api.database, workspace_id=holder.workspace_id, ref=_path(request, "team")
+    )
+    (status,) = await okrs.team_status(
+        database=api.database,
+        workspace_id=holder.workspace_id,
+        teams=[team],
+        now=api.services.clock(),
+        cycle=query.cycle,
+    )
+    return _json(_status(status))
+
+
+async def kpi_list(request: web.Request) -> web.Response:
+    """`GET /kpis[?team=]`: each KPI's latest value, status and trend."""
+    api = _api(request)
+    holder = await api.authorize(request, "read")
+    query = _query(request, models.KpisQuery)
+    if query.team is None:
+        found = await okrs.all_teams(database=api.database, workspace_id=holder.workspace_id)
+    else:
+        found = [
+            await okrs.team_by_ref(
+                database=api.database, workspace_id=holder.workspace_id, ref=query.team
             )
-            answer = _measured(done)
-            return Outcome(200 if done.replaced else 201, answer, done.changes)
+        ]
+    views = await kpis.kpi_views(
+        database=api.database, workspace_id=holder.workspace_id, teams=found
+    )
+    names = {team.id: team.name for team in found}
+    return _json(models.KpiList(kpis=[_kpi(view, names[view.team_id]) for view in views]))
 
-        return await _write(api, request, holder, key, raw, work)
 
-    async def kr_update(request: web.Request) -> web.Response:
-        holder = await api.authorize(request, "krs:write")
-        key = _key(request)
-        ref = _path(request, "kr")
-        body, raw = await _body(request, models.KrUpdateIn)
-        kr = await pushes.find_kr(database=database, workspace_id=holder.workspace_id, ref=ref)
-        now = api.services.clock()
-        cycle = await pushes.cycle_now(database=database, workspace_id=holder.workspace_id, now=now)
+async def measurement(request: web.Request) -> web.Response:
+    """`POST /kpis/{kpi}/measurements`: a KPI value, 201 (new period) or 200 (replaced)."""
+    api = _api(request)
+    holder = await api.authorize(request, "kpis:write")
+    key = _key(request)
+    ref = _path(request, "kpi")
+    body, raw = await _body(request, models.MeasurementIn)
+    kpi = await pushes.find_kpi(database=api.database, workspace_id=holder.workspace_id, ref=ref)
+    now = api.services.clock()
 
-        async def work(session: AsyncSession) -> Outcome:
-            change = await pushes.apply_kr_update(
-                session,
-                holder=holder,
-                kr=kr,
-                cycle=cycle,
-                value=body.value,
-                confidence=body.confidence,
-                status=body.status,
-                note=body.note,
-                now=now,
-            )
-            answer = models.KrUpdate(
-                id=f"KR-{kr.number}",
-                title=kr.title,
-                previous=_number(change.old),
-                value=_number(change.new),
-                progress=change.progress,
-                status=change.status,  # type: ignore[arg-type]
-                confidence=body.confidence if body.confidence is not None else kr.confidence,
-            )
-            return Outcome(201, answer.model_dump(mode="json"), (change,))
+    async def work(session: AsyncSession) -> Outcome:
+        done = await pushes.apply_measurement(
+            session,
+            holder=holder,
+            kpi=kpi,
+            value=body.value,
+            period=body.period,
+            note=body.note,
+            now=now,
+        )
+        return Outcome(200 if done.replaced else 201, _measured(done), done.changes)
 
-        return await _write(api, request, holder, key, raw, work)
+    return await _write(api, request, holder, key, raw, work)
 
-    async def openapi(_request: web.Request) -> web.Response:
-        from bot.api.openapi import document
 
-        return web.json_response(document())
+async def kr_update(request: web.Request) -> web.Response:
+    """`POST /key-results/{kr}/updates`: a KR's value, confidence, status or note."""
+    api = _api(request)
+    holder = await api.authorize(request, "krs:write")
+    key = _key(request)
+    ref = _path(request, "kr")
+    body, raw = await _body(request, models.KrUpdateIn)
+    kr = await pushes.find_kr(database=api.database, workspace_id=holder.workspace_id, ref=ref)
+    now = api.services.clock()
+    cycle = await pushes.cycle_now(database=api.database, workspace_id=holder.workspace_id, now=now)
 
-    return [
-        web.get("/openapi.json", openapi),
-        web.get("/teams", teams),
-        web.get("/teams/{team}/status", team_status),
-        web.get("/kpis", kpi_list),
-        web.post("/kpis/{kpi}/measurements", measurement),
-        web.post("/key-results/{kr}/updates", kr_update),
-    ]
+    async def work(session: AsyncSession) -> Outcome:
+        change = await pushes.apply_kr_update(
+            session,
+            holder=holder,
+            kr=kr,
+            cycle=cycle,
+            value=body.value,
+            confidence=body.confidence,
+            status=body.status,
+            note=body.note,
+            now=now,
+        )
+        answer = models.KrUpdate(
+            id=f"KR-{kr.number}",
+            title=kr.title,
+            previous=_number(change.old),
+            value=_number(change.new),
+            progress=change.progress,
+            status=change.status,  # type: ignore[arg-type]
+            confidence=body.confidence if body.confidence is not None else kr.confidence,
+        )
+        return Outcome(201, answer.model_dump(mode="json"), (change,))
+
+    return await _write(api, request, holder, key, raw, work)
+
+
+async def openapi(_request: web.Request) -> web.Response:
+    """`GET /openapi.json`: the OpenAPI 3.1 document (no token needed)."""
+    return web.json_response(document())
+
+
+ROUTES = [
+    web.get("/openapi.json", openapi),
+    web.get("/teams", teams),
+    web.get("/teams/{team}/status", team_status),
+    web.get("/kpis", kpi_list),
+    web.post("/kpis/{kpi}/measurements", measurement),
+    web.post("/key-results/{kr}/updates", kr_update),
+]
 
 
 async def _write(
