@@ -210,6 +210,8 @@ async def test_the_same_idempotency_key_stores_one_measurement(box: Sandbox) -> 
     status, problem, _ = await call(box, "POST", path, secret, {"value": 1}, key)
     assert status == 409 and problem["type"] == "urn:okrbot:problem:conflict"
     assert problem["errors"][0]["path"] == "Idempotency-Key"
+    status, problem, _ = await call(box, "POST", path, secret, body, {"Idempotency-Key": "k" * 256})
+    assert status == 422 and problem["errors"][0]["path"] == "Idempotency-Key"
     assert await count(box, KpiMeasurement) == before + 1
 
 

@@ -191,7 +191,11 @@ def test_schemathesis_finds_nothing_wrong_with_any_operation(live: Live) -> None
         env={**os.environ, "NO_COLOR": "1"},
     )
     assert result.returncode == 0, result.stdout[-6000:]
-    assert "No issues found" in result.stdout, result.stdout[-4000:]
+    # A warning (a heuristic about how often data was refused) is not a failure: the last line
+    # reads "No issues found" or "N warning(s)", never "failure" or "error".
+    last = result.stdout.strip().splitlines()[-1]
+    assert "failure" not in last and "error" not in last, result.stdout[-4000:]
+    assert "No issues found" in last or "warning" in last, result.stdout[-4000:]
     assert "5 selected / 5 total" in result.stdout
     # The fuzzer got through to the writes, not only to their refusals.
     assert asyncio.run(_written_by(live.env["DATABASE_URL"], "api:fuzz")) >= (1, 1)

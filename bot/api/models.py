@@ -27,7 +27,11 @@ Period = Annotated[
 # Far beyond any KPI, and within what the summaries can format (Babel fails near 1e26).
 LIMIT = 1e15
 Value = Annotated[float, Field(ge=-LIMIT, le=LIMIT)]
-IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+# Visible ASCII, no blanks at either end: HTTP strips those from header values anyway.
+IdempotencyKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255, pattern=r"^[!-~]([ -~]*[!-~])?$"),
+]
 PathRef: TypeAdapter[str] = TypeAdapter(Ref)
 
 
