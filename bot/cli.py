@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import runtime
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.demo import run_demo
-from bot.errors import ConfigError, ImportFileError, NotFound
+from bot.errors import ConfigError, ImportFileError, InvalidInput, NotFound
 from bot.importsummary import describe_import
 from bot.notify import DigestReport
 from bot.replycases import read_rate, run_cases, show_reply
+from bot.services.tokens import TokenInfo
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,7 +64,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     send.add_argument("--team", required=True, help="the team's name")
     send.add_argument("--workspace", help="Slack workspace id (T…) when it cannot be inferred")
+    _token_commands(commands)
+    kpi = commands.add_parser("kpi", help="KPI history")
+    history = kpi.add_subparsers(dest="kpi_command", required=True).add_parser(
+        "import", help="load KPI history from a CSV file: kpi,period,value[,note]"
+    )
+    history.add_argument("file", type=Path)
+    history.add_argument("--workspace", help="Slack workspace id (T…) when it cannot be inferred")
     return parser
+
+
+def _token_commands(commands: argparse._SubParsersAction) -> None:
+    token = commands.add_parser("token", help="tokens for the HTTP API")
+    actions = token.add_subparsers(dest="token_command", required=True)
+    create = actions.add_parser("create", help="create a token; it is printed once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", required=True, help="read,kpis:write,krs:write")
+    listing = actions.add_parser("list", help="names, scopes and last use")
+    revoke = actions.add_parser("revoke", help="revoke a token by name")
+    revoke.add_argument("name")
+    for action in (create, listing, revoke):
+        action.add_argument(
+            "--workspace", help="Slack workspace id (T…) when it cannot be inferred"
+        )
 
 
 def _fail(message: str) -> int:
@@ -84,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("nothing was imported")
     except OSError as exc:
         return _fail(f"{exc.filename or ''}: {exc.strerror or exc}")
-    except NotFound as exc:
+    except (NotFound, InvalidInput) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
@@ -121,6 +144,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         print(_digest_summary(report))
         return 1 if report.failed else 0
+    elif args.command == "token":
+        return _token(settings, args)
+    elif args.command == "kpi":
+        text = args.file.read_text(encoding="utf-8")
+        done = asyncio.run(
+            runtime.import_kpi_history(
+                settings, text, filename=str(args.file), workspace=args.workspace
+            )
+        )
+        print(f"okrbot: {done.added} measurements imported, {done.unchanged} already there")
     elif args.command == "export":
         text = asyncio.run(runtime.export_text(settings, fmt=args.format, workspace=args.workspace))
         if args.out:
@@ -128,6 +161,33 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text)
     return 0
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    if args.token_command == "create":
+        issued = asyncio.run(
+            runtime.create_api_token(
+                settings, name=args.name, scopes=args.scope, workspace=args.workspace
+            )
+        )
+        scopes = ", ".join(issued.scopes)
+        print(f"okrbot: token {issued.name} ({scopes}); shown only now:", file=sys.stderr)
+        print(issued.token)
+    elif args.token_command == "list":
+        found = asyncio.run(runtime.list_api_tokens(settings, workspace=args.workspace))
+        print("\n".join(_token_line(info) for info in found) or "okrbot: no tokens")
+    else:
+        asyncio.run(runtime.revoke_api_token(settings, name=args.name, workspace=args.workspace))
+        print(f"okrbot: token {args.name} revoked")
+    return 0
+
+
+def _token_line(info: TokenInfo) -> str:
+    used = (
+        f"last used {info.last_used_at:%Y-%m-%d %H:%M} UTC" if info.last_used_at else "never used"
+    )
+    revoked = f"  revoked {info.revoked_at:%Y-%m-%d %H:%M} UTC" if info.revoked_at else ""
+    return f"{info.name}  {','.join(info.scopes)}  {used}{revoked}"
 
 
 def _digest_summary(report: DigestReport) -> str:

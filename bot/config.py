@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     okrbot_timezone: str = "UTC"
     okrbot_locale: Literal["en", "id"] = "en"
+    # The HTTP API's per-token limit (SPEC §9): requests a second, and the burst allowed.
+    okrbot_api_rate: float = Field(default=10.0, gt=0)
+    okrbot_api_burst: int = Field(default=20, ge=1)
 
     @field_validator("slack_api_url")
     @classmethod

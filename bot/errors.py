@@ -6,6 +6,8 @@
     ├── NotFound                     a KR, KPI, team... named by a user does not exist
     ├── NotAllowed                   the caller may not change that item
     └── InvalidInput                 a value a user typed cannot be used
+        └── InvalidField             ...in a named field of an API request (`path`)
+            └── KeyReused            an Idempotency-Key sent again with another request
 
 Each user-facing error carries a message id (English text with `{placeholders}`) and its
 parameters, so the one `@app.error` handler can tell the user in their own language.
@@ -75,3 +77,16 @@ class InvalidInput(OkrbotError):
     """A value typed by a user cannot be used."""
 
     msgid = N_("That doesn't look right.")
+
+
+class InvalidField(InvalidInput):
+    """A field of an API request that the request's schema allows but the data does not
+    (a weekly period for a monthly KPI, an idempotency key reused for another request)."""
+
+    def __init__(self, path: str, msgid: str, /, **params: object) -> None:
+        self.path = path
+        super().__init__(msgid, **params)
+
+
+class KeyReused(InvalidField):
+    """An `Idempotency-Key` already answered a different request (HTTP 409)."""

@@ -17,10 +17,12 @@ from bot.config import Settings
 from bot.errors import ConfigError, NotFound
 from bot.notify import DigestReport
 from bot.server import build_web_app, serve
-from bot.services import checkins, okrs
+from bot.services import checkins, okrs, tokens
 from bot.services.container import Services
 from bot.services.exports import export_data, to_csv, to_yaml
 from bot.services.imports import ImportReport, import_file
+from bot.services.kpi_history import HistoryReport, import_history
+from bot.services.tokens import IssuedToken, TokenInfo
 from bot.slackclient import make_client
 from scheduler import jobs as checkin_jobs
 from scheduler.digest_jobs import send_digest_now, send_team_digest
@@ -189,3 +191,52 @@ async def start_checkin(settings: Settings, *, team: str, workspace: str | None)
     finally:
         await database.dispose()
     return found.name, sent
+
+
+async def create_api_token(
+    settings: Settings, *, name: str, scopes: str, workspace: str | None
+) -> IssuedToken:
+    """`okrbot token create`: a new API token, returned once."""
+    database = await open_database(settings)
+    try:
+        workspace_id = await workspace_id_for(settings, database, workspace)
+        return await tokens.create_token(
+            database=database,
+            workspace_id=workspace_id,
+            name=name,
+            scopes=tokens.parse_scopes(scopes),
+        )
+    finally:
+        await database.dispose()
+
+
+async def list_api_tokens(settings: Settings, *, workspace: str | None) -> list[TokenInfo]:
+    database = await open_database(settings)
+    try:
+        workspace_id = await workspace_id_for(settings, database, workspace)
+        return await tokens.list_tokens(database=database, workspace_id=workspace_id)
+    finally:
+        await database.dispose()
+
+
+async def revoke_api_token(settings: Settings, *, name: str, workspace: str | None) -> None:
+    database = await open_database(settings)
+    try:
+        workspace_id = await workspace_id_for(settings, database, workspace)
+        await tokens.revoke_token(database=database, workspace_id=workspace_id, name=name)
+    finally:
+        await database.dispose()
+
+
+async def import_kpi_history(
+    settings: Settings, text: str, *, filename: str, workspace: str | None
+) -> HistoryReport:
+    """`okrbot kpi import FILE.csv`: KPI history, all or nothing."""
+    database = await open_database(settings)
+    try:
+        workspace_id = await workspace_id_for(settings, database, workspace)
+        return await import_history(
+            database=database, workspace_id=workspace_id, text=text, filename=filename
+        )
+    finally:
+        await database.dispose()

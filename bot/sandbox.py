@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -72,14 +72,17 @@ async def sandbox(
     clock: Callable[[], dt.datetime] = utcnow,
     migrate: bool = True,
     settings: Settings | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Sandbox]:
-    """Start the stand-in and the app's HTTP server on loopback; stop both on exit."""
+    """Start the stand-in and the app's HTTP server on loopback; stop both on exit.
+    `overrides` are settings on top of the sandbox's own (`okrbot_api_rate=…`)."""
     async with SlackStandin(team_id=TEAM_ID) as standin:
         settings = settings or load_settings(
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=standin.api_url,
             database_url=database_url,
+            **(overrides or {}),
         )
         database = Database.connect(settings.database_url)
         if migrate:

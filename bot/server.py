@@ -1,4 +1,5 @@
-"""The HTTP edge: `POST /slack/events`, `GET /healthz`, `GET /metrics` on one aiohttp server."""
+"""The HTTP edge: `POST /slack/events`, `GET /healthz`, `GET /metrics` and the API under
+`/api/v1` on one aiohttp server."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot.api import PREFIX as API_PREFIX
+from bot.api import build_api
 from bot.services.container import Services
 
 EVENTS_PATH = "/slack/events"
@@ -59,6 +62,7 @@ def build_web_app(app: AsyncApp, services: Services) -> web.Application:
             web.get("/metrics", metrics),
         ]
     )
+    web_app.add_subapp(API_PREFIX, build_api(services, app.client))
     return web_app
 
 

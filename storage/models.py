@@ -22,6 +22,10 @@ SQLModel.metadata.naming_convention = {
 }
 
 
+# A change's source: `dm`, `command`… or `api:NAME` for an API token's (names up to 64).
+SOURCE_LENGTH = 72
+
+
 def utcnow() -> dt.datetime:
     """Now, timezone-aware (SQLModel rejects naive datetimes)."""
     return dt.datetime.now(dt.UTC)
@@ -194,7 +198,7 @@ class KrUpdate(SQLModel, table=True):
     status: str | None = Field(default=None, max_length=16)
     note: str | None = Field(default=None, max_length=3000)
     author_id: str | None = Field(default=None, max_length=32)
-    source: str = Field(max_length=16)
+    source: str = Field(max_length=SOURCE_LENGTH)
     round_id: int | None = Field(default=None, foreign_key="checkinround.id", index=True)
     reply_id: int | None = Field(default=None, foreign_key="replymessage.id", index=True)
     message_ts: str | None = Field(default=None, max_length=32, index=True)
@@ -232,7 +236,7 @@ class KpiMeasurement(SQLModel, table=True):
     value: float
     note: str | None = Field(default=None, max_length=3000)
     author_id: str | None = Field(default=None, max_length=32)
-    source: str = Field(max_length=16)
+    source: str = Field(max_length=SOURCE_LENGTH)
     round_id: int | None = Field(default=None, foreign_key="checkinround.id", index=True)
     reply_id: int | None = Field(default=None, foreign_key="replymessage.id", index=True)
     message_ts: str | None = Field(default=None, max_length=32, index=True)
@@ -329,3 +333,41 @@ class SlackEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True, max_length=64)
     workspace_id: str = Field(max_length=32)
     received_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    """A token for the HTTP API (SPEC §9). The secret is never stored: only its scrypt hash.
+
+    A token reads `okr_<public_id>_<secret>`; `public_id` finds the one row to check, so a
+    request costs one slow hash, not one per stored token.
+    """
+
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    name: str = Field(max_length=64)
+    public_id: str = Field(max_length=32, unique=True)
+    salt: str = Field(max_length=64)
+    secret_hash: str = Field(max_length=128)
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    last_used_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+
+
+class ApiIdempotency(SQLModel, table=True):
+    """The first answer to a write sent with an `Idempotency-Key`, stored in the same unit of
+    work as the write itself: (token, key) is the claim, so a repeat stores nothing more."""
+
+    __table_args__ = (UniqueConstraint("token_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    token_id: int = Field(foreign_key="apitoken.id")
+    key: str = Field(max_length=255)
+    # What was asked (method, path, body), so the same key on another request is refused.
+    fingerprint: str = Field(max_length=64)
+    status: int
+    body: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow)

@@ -30,6 +30,7 @@ class KpiView:
     series: tuple[tuple[str, float], ...]  # (period, value), oldest first
     status: KpiStatus | None
     trend: Trend
+    period: str = "monthly"
 
     @property
     def latest(self) -> tuple[str, float] | None:
@@ -56,6 +57,7 @@ def _view(kpi: Kpi, by_period: dict[str, float]) -> KpiView:
         series,
         status,
         trend(values, kpi.direction),
+        kpi.period,
     )
 
 

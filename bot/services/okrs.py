@@ -231,23 +231,36 @@ async def status_for(
 
 
 async def team_status(
-    *, database: Database, workspace_id: str, teams: Sequence[Team], now: dt.datetime
+    *,
+    database: Database,
+    workspace_id: str,
+    teams: Sequence[Team],
+    now: dt.datetime,
+    cycle: str | None = None,
 ) -> list[TeamStatus]:
-    """Objectives and KRs of each team in the current cycle."""
+    """Objectives and KRs of each team in the current cycle, or in the cycle named."""
     params = {"workspace_id": workspace_id, "today": now.date(), "team_ids": [t.id for t in teams]}
+    query = _STATUS_OF_TEAMS
     async with database.read() as session:
-        rows = (await session.exec(_STATUS_OF_TEAMS, params=params)).all()  # type: ignore[call-overload]
+        if cycle is not None:
+            found = select(Cycle.id).where(Cycle.workspace_id == workspace_id, Cycle.name == cycle)
+            if (await session.exec(found)).first() is None:
+                raise NotFound(what=f"cycle {cycle}")
+            query, params["cycle_name"] = _STATUS_OF_TEAMS_IN_CYCLE, cycle
+        rows = (await session.exec(query, params=params)).all()  # type: ignore[call-overload]
     return _assemble(rows, now)
 
 
-def _status_query(which_teams: Any) -> Select:
+def _status_query(which_teams: Any, cycle_query: Select | None = None) -> Select:
     """Teams, the current cycle, their objectives in it and their KRs, in one statement.
 
     Built once with bound parameters: `/okr status` is the hottest read in the product, and
     SQLAlchemy then skips re-building and re-compiling it on every request. KR columns keep
     their names so a row reads like a KeyResult (`KrFields`); the others are prefixed.
     """
-    cycle = current_cycle_query(bindparam("workspace_id"), bindparam("today")).cte("cycle_now")
+    if cycle_query is None:
+        cycle_query = current_cycle_query(bindparam("workspace_id"), bindparam("today"))
+    cycle = cycle_query.cte("cycle_now")
     objective = (Objective.id, Objective.title, Objective.owner_id)
     return (
         select(
@@ -277,6 +290,12 @@ def _status_query(which_teams: Any) -> Select:
 
 
 _STATUS_OF_TEAMS = _status_query(col(Team.id).in_(bindparam("team_ids", expanding=True)))
+_STATUS_OF_TEAMS_IN_CYCLE = _status_query(
+    col(Team.id).in_(bindparam("team_ids", expanding=True)),
+    select(Cycle).where(
+        Cycle.workspace_id == bindparam("workspace_id"), Cycle.name == bindparam("cycle_name")
+    ),
+)
 _STATUS_OF_CHANNEL = _status_query(Team.channel_id == bindparam("channel_id"))
 _STATUS_OF_USER = _status_query(
     col(Team.id).in_(select(Membership.team_id).where(Membership.user_id == bindparam("user_id")))
@@ -331,6 +350,12 @@ _KR_BY_NUMBER = select(KeyResult).where(
     KeyResult.workspace_id == bindparam("workspace_id"), KeyResult.number == bindparam("number")
 )
 _KR_REF = re.compile(r"^(?:kr[-\s#]?|#)?(\d+)$", re.IGNORECASE)
+_ROW_ID = re.compile(r"^[0-9]{1,9}$")
+
+
+def is_row_id(ref: str) -> bool:
+    """A reference that is a row id: ASCII digits that fit any database's integer."""
+    return _ROW_ID.match(ref) is not None
 
 
 def _matches(kr: KeyResult, ref: str) -> bool:
@@ -351,6 +376,8 @@ async def find_kr_in(session: AsyncSession, workspace_id: str, ref: str, user_id
     """`find_kr` inside the caller's unit of work."""
     ref = ref.strip()
     number = _KR_REF.match(ref)
+    if number and len(number.group(1)) > 9:
+        raise NotFound(what=ref)  # no KR has such a number, and no integer column holds it
     if number:
         params = {"workspace_id": workspace_id, "number": int(number.group(1))}
         found = list((await session.exec(_KR_BY_NUMBER, params=params)).all())  # type: ignore[call-overload]
@@ -468,3 +495,22 @@ async def get_kr(*, database: Database, workspace_id: str, kr_id: int) -> KeyRes
     if kr is None or kr.workspace_id != workspace_id:
         raise NotFound(what=f"KR #{kr_id}")
     return kr
+
+
+async def all_teams(*, database: Database, workspace_id: str) -> list[Team]:
+    """Every team of the workspace, by name."""
+    async with database.read() as session:
+        return list((await session.exec(_TEAMS, params={"workspace_id": workspace_id})).all())  # type: ignore[call-overload]
+
+
+async def team_by_ref(*, database: Database, workspace_id: str, ref: str) -> Team:
+    """A team by id (`3`) or by its name, ignoring case."""
+    async with database.read() as session:
+        if is_row_id(ref):
+            team = await session.get(Team, int(ref))
+        else:
+            query = _TEAMS.where(func.lower(Team.name) == ref.strip().lower())
+            team = (await session.exec(query, params={"workspace_id": workspace_id})).first()  # type: ignore[call-overload]
+    if team is None or team.workspace_id != workspace_id:
+        raise NotFound(what=f"team {ref}")
+    return team

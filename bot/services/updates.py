@@ -43,11 +43,15 @@ Kind = Literal["kr", "kpi", "initiative"]
 
 @dataclass(frozen=True)
 class Actor:
-    """Who makes a change, and from where."""
+    """Who makes a change, and from where.
+
+    `authorized` says the edge has already allowed the change: an API token with the write
+    scope acts for the workspace (`user_id` None, source `api:NAME`), not for one person."""
 
     workspace_id: str
-    user_id: str
-    source: Source
+    user_id: str | None
+    source: Source | str
+    authorized: bool = False
 
 
 @dataclass(frozen=True)
@@ -285,7 +289,8 @@ async def apply_kr_update(
     Permission is checked before anything is written, so a refusal leaves the session clean."""
     now = now or utcnow()
     kr, objective = await _kr_context(session, actor.workspace_id, kr_id)
-    await _check_kr(session, kr, objective, actor.user_id)
+    if not actor.authorized:
+        await _check_kr(session, kr, objective, actor.user_id or "")
     old = kr.current
     await _apply_kr(
         session, kr, actor, origin, value=value, confidence=confidence, status=status, note=note
@@ -338,7 +343,7 @@ async def apply_kpi_log(
     kpi = await session.get(Kpi, kpi_id)
     if kpi is None or kpi.workspace_id != actor.workspace_id:
         raise NotFound(what=f"KPI #{kpi_id}")
-    if actor.user_id != kpi.owner_id and not await _is_manager(session, kpi.team_id, actor.user_id):
+    if not actor.authorized and not await _may_log(session, kpi, actor.user_id or ""):
         raise NotAllowed(
             N_("Only the owner of {kpi} and the team's managers can log it."), kpi=kpi.name
         )
@@ -364,6 +369,10 @@ async def apply_kpi_log(
     return changes
 
 
+async def _may_log(session: AsyncSession, kpi: Kpi, user_id: str) -> bool:
+    return user_id == kpi.owner_id or await _is_manager(session, kpi.team_id, user_id)
+
+
 async def latest_kpi_values(session: AsyncSession, kpi_ids: list[int]) -> dict[int, float]:
     """Each KPI's standing value for its latest period, in one query whatever the count."""
     query = (
@@ -383,7 +392,7 @@ async def _move_linked_krs(
 ) -> list[Change]:
     """KRs linked to the KPI take its new value; their history says it came from the KPI."""
     krs = (await session.exec(select(KeyResult).where(KeyResult.kpi_id == kpi.id))).all()
-    linked = Actor(actor.workspace_id, actor.user_id, Source.KPI)
+    linked = Actor(actor.workspace_id, actor.user_id, Source.KPI, actor.authorized)
     changes = []
     for kr in krs:
         old = kr.current
@@ -432,8 +441,8 @@ async def apply_initiative_status(
     if initiative is None or initiative.workspace_id != actor.workspace_id:
         raise NotFound(what=f"initiative #{initiative_id}")
     kr, objective = await _kr_context(session, actor.workspace_id, initiative.kr_id)
-    if actor.user_id != initiative.owner_id:
-        await _check_kr(session, kr, objective, actor.user_id)
+    if not actor.authorized and actor.user_id != initiative.owner_id:
+        await _check_kr(session, kr, objective, actor.user_id or "")
     old = initiative.status
     session.add(
         InitiativeUpdate(
