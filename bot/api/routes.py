@@ -227,14 +227,12 @@ async def kr_update(request: web.Request) -> web.Response:
     body, raw = await _body(request, models.KrUpdateIn)
     kr = await pushes.find_kr(database=api.database, workspace_id=holder.workspace_id, ref=ref)
     now = api.services.clock()
-    cycle = await pushes.cycle_now(database=api.database, workspace_id=holder.workspace_id, now=now)
 
     async def work(session: AsyncSession) -> Outcome:
         change = await pushes.apply_kr_update(
             session,
             holder=holder,
             kr=kr,
-            cycle=cycle,
             value=body.value,
             confidence=body.confidence,
             status=body.status,

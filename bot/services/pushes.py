@@ -21,7 +21,7 @@ from bot.services import kpis, okrs, updates
 from bot.services.tokens import TokenHolder
 from bot.services.updates import Actor, Change
 from storage.db import Database
-from storage.models import Cycle, KeyResult, Kpi, KpiMeasurement
+from storage.models import KeyResult, Kpi, KpiMeasurement
 
 MONTHLY = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 WEEKLY = re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
@@ -102,17 +102,11 @@ async def apply_measurement(
     return Measured(kpi, period, value, replaced, tuple(changes))
 
 
-async def cycle_now(*, database: Database, workspace_id: str, now: dt.datetime) -> Cycle | None:
-    """The current cycle, read before a KR's write unit begins (see `updates.know_cycle`)."""
-    return await updates.cycle_now(database=database, workspace_id=workspace_id, today=now.date())
-
-
 async def apply_kr_update(
     session: AsyncSession,
     *,
     holder: TokenHolder,
     kr: KeyResult,
-    cycle: Cycle | None,
     value: float | None,
     confidence: int | None,
     status: str | None,
@@ -120,7 +114,6 @@ async def apply_kr_update(
     now: dt.datetime,
 ) -> Change:
     """Record a KR update in the caller's unit of work."""
-    updates.know_cycle(session, holder.workspace_id, now.date(), cycle)
     return await updates.apply_kr_update(
         session,
         actor=actor_of(holder),
