@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from collections.abc import Iterable, Mapping
 from typing import Annotated
 
 import yaml
@@ -24,7 +25,13 @@ from pydantic import (
     model_validator,
 )
 
-from bot.domain import Direction, InitiativeStatus, Period
+from bot.alignment import (
+    FileObjective,
+    StoredObjective,
+    resolve_objective_parents,
+    resolve_team_parents,
+)
+from bot.domain import Direction, InitiativeStatus, Level, Period, ProgressFrom
 from bot.errors import ImportFileError, Problem
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -130,6 +137,8 @@ class DigestSpec(_Strict):
 
 class TeamSpec(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
+    level: Level = Level.TEAM
+    parent: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     channel: Annotated[str, Field(pattern=r"^[CG][A-Z0-9]{2,}$")] | None = None
     managers: list[PersonRef] = []
     members: list[PersonRef] = []
@@ -166,7 +175,13 @@ class ObjectiveSpec(_Strict):
     title: Text
     team: str
     owner: PersonRef | None = None
-    key_results: Annotated[list[KeyResultSpec], Field(min_length=1)]
+    parent: Text | None = None
+    weight: Annotated[float, Field(gt=0)] = 1.0
+    progress_from: ProgressFrom = ProgressFrom.KRS
+    key_results: list[KeyResultSpec] = []
+
+    def aligned(self, cycle: str) -> FileObjective:
+        return FileObjective(self.title, self.team, cycle, self.parent)
 
 
 class MeasurementSpec(_Strict):
@@ -212,6 +227,10 @@ class ImportSpec(_Strict):
     objectives: list[ObjectiveSpec] = []
     kpis: list[KpiSpec] = []
 
+    def aligned_objectives(self) -> list[FileObjective]:
+        """The file's objectives as the parent check sees them."""
+        return [objective.aligned(self.cycle.name) for objective in self.objectives]
+
     def people(self) -> set[str]:
         """Every person reference in the file (ids and e-mail addresses)."""
         found: set[str] = set()
@@ -244,13 +263,22 @@ def _reason(error: dict) -> str:
     return message[0].lower() + message[1:] if message else message
 
 
-def _cross_check(spec: ImportSpec, known_teams: set[str], known_kpis: set[str]) -> list[Problem]:
-    """References between sections: teams, KPIs, duplicates."""
+def _cross_check(
+    spec: ImportSpec,
+    known_teams: set[str],
+    known_kpis: set[str],
+    team_parents: Mapping[str, str | None],
+    objectives: Iterable[StoredObjective],
+) -> list[Problem]:
+    """References between sections: teams, KPIs, parents, duplicates."""
     problems: list[Problem] = []
+    stored_teams = {name: team_parents.get(name) for name in known_teams}
+    problems += resolve_team_parents([(t.name, t.parent) for t in spec.teams], stored_teams)
     teams = {team.name for team in spec.teams} | known_teams
     kpis = {kpi.name for kpi in spec.kpis} | known_kpis
     problems += _duplicates("teams", [team.name for team in spec.teams])
     problems += _duplicates("kpis", [kpi.name for kpi in spec.kpis])
+    problems += _duplicates("objectives", [f"{o.team}: {o.title}" for o in spec.objectives])
     numbers: set[int] = set()
     for i, objective in enumerate(spec.objectives):
         where = f"objectives[{i}]"
@@ -268,6 +296,8 @@ def _cross_check(spec: ImportSpec, known_teams: set[str], known_kpis: set[str]) 
     for i, kpi in enumerate(spec.kpis):
         if kpi.team not in teams:
             problems.append(Problem(f"kpis[{i}].team", f"unknown team {kpi.team!r}"))
+    if not problems:  # parents are only worth resolving between objectives that are sound
+        problems += resolve_objective_parents(spec.aligned_objectives(), objectives).problems
     return problems
 
 
@@ -287,8 +317,13 @@ def load_import(
     *,
     known_teams: set[str] = frozenset(),  # type: ignore[assignment]
     known_kpis: set[str] = frozenset(),  # type: ignore[assignment]
+    team_parents: Mapping[str, str | None] | None = None,
+    known_objectives: Iterable[StoredObjective] = (),
 ) -> ImportSpec:
-    """Parse and validate an import file; raise ImportFileError listing every problem."""
+    """Parse and validate an import file; raise ImportFileError listing every problem.
+
+    `team_parents` (stored team name -> its parent's name) and `known_objectives` are what the
+    workspace already holds, so parents may name them and loops through them are found."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -303,7 +338,9 @@ def load_import(
     except ValidationError as exc:
         problems = [Problem(_path(e["loc"]), _reason(e)) for e in exc.errors()]
         raise ImportFileError(filename, problems) from None
-    problems = _cross_check(spec, set(known_teams), set(known_kpis))
+    problems = _cross_check(
+        spec, set(known_teams), set(known_kpis), team_parents or {}, known_objectives
+    )
     if problems:
         raise ImportFileError(filename, problems)
     return spec

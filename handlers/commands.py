@@ -29,7 +29,7 @@ QUEUED = N_("Busy moment: your request is queued, and my answer will follow here
 
 # Subcommands never queued behind the commands that write: those that only read, and `add`,
 # whose modal must open within 3 s of its trigger.
-WAIT_FOR_NOTHING = {"status", "mine", "help", "history", "add"}
+WAIT_FOR_NOTHING = {"status", "tree", "mine", "help", "history", "add"}
 
 OKR_SUBCOMMANDS: dict[str, Subcommand] = {**okr.SUBCOMMANDS, **checkin.SUBCOMMANDS}
 KPI_SUBCOMMANDS: dict[str, Subcommand] = {**kpi.SUBCOMMANDS}

@@ -28,7 +28,7 @@ async def test_demo_starts_from_a_fresh_database(
     await run_demo(tmp_path / "demo.db")
     await run_demo(tmp_path / "demo.db")
     # The second run created everything again: it did not reuse the first run's rows.
-    imported = "imported 1 cycle, 4 teams with 11 members, 3 objectives, 5 key results"
+    imported = "imported 1 cycle, 5 teams with 12 members, 4 objectives, 5 key results"
     assert capsys.readouterr().out.count(imported) == 2
 
 

@@ -54,6 +54,11 @@ def test_kr_progress_examples(start: float, target: float, current: float, shown
     assert percent(kr_progress(start, target, current)) == shown
 
 
+def test_percent_rounds_halves_up_as_people_do() -> None:
+    assert percent((0.4 + 0.375 + 0.2) / 3) == 33  # 0.32499999… in binary
+    assert percent(0.125) == 13 and percent(0.124) == 12
+
+
 def test_exceeded_only_past_target() -> None:
     assert is_exceeded(70, 80, 85) and is_exceeded(6, 4, 3)
     assert not is_exceeded(70, 80, 80) and not is_exceeded(6, 4, 5)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain import Role
+from bot.domain import Level, ProgressFrom, Role
 from bot.importfile import format_minutes
 from bot.progress import kr_progress, percent
 from storage.db import Database
@@ -60,9 +61,14 @@ async def _teams(session: AsyncSession, teams: list[Team]) -> list[dict[str, Any
     people: dict[tuple[int, str], list[str]] = defaultdict(list)
     for row in rows:
         people[(row.team_id, row.role)].append(row.user_id)
+    names = {team.id: team.name for team in teams}
     out = []
     for team in teams:
         item: dict[str, Any] = {"name": team.name}
+        if team.level != Level.TEAM:
+            item["level"] = team.level
+        if team.parent_id is not None:
+            item["parent"] = names[team.parent_id]
         if team.channel_id:
             item["channel"] = team.channel_id
         item["managers"] = people[(team.id, Role.MANAGER)]
@@ -151,15 +157,28 @@ async def _objectives(
     by_objective: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for kr in krs:
         by_objective[kr.objective_id].append(_key_result(kr, kpis, by_kr[kr.id]))
-    return [
-        {
-            "title": objective.title,
-            "team": teams[objective.team_id],
-            **_optional(owner=objective.owner_id),
-            "key_results": by_objective[objective.id],
-        }
+    parents = _parent_refs(objectives)
+    out = []
+    for objective in objectives:
+        item: dict[str, Any] = {"title": objective.title, "team": teams[objective.team_id]}
+        item.update(_optional(owner=objective.owner_id, parent=parents.get(objective.parent_id)))
+        if objective.weight != 1:
+            item["weight"] = objective.weight
+        if objective.progress_from != ProgressFrom.KRS:
+            item["progress_from"] = objective.progress_from
+        item["key_results"] = by_objective[objective.id]
+        out.append(item)
+    return out
+
+
+def _parent_refs(objectives: Sequence[Objective]) -> dict[int | None, str]:
+    """How the file names each objective as a parent: its title, or `O-n` when several
+    objectives of the cycle share that title."""
+    titles = Counter(objective.title for objective in objectives)
+    return {
+        objective.id: objective.title if titles[objective.title] == 1 else f"O-{objective.id}"
         for objective in objectives
-    ]
+    }
 
 
 def _key_result(

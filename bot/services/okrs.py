@@ -11,19 +11,22 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import Select, bindparam, case, func, true
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain import ProgressFrom
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import N_
 from bot.progress import (
+    Aligned,
     KrStatus,
-    clamp,
     expected_progress,
     is_exceeded,
     kr_progress,
     kr_status,
-    objective_progress,
+    rollup,
+    weighted_mean,
 )
 from storage.db import Database
 from storage.models import (
@@ -62,10 +65,20 @@ class KrView:
 
 @dataclass(frozen=True)
 class ObjectiveView:
+    """An objective as `/okr status` shows it: `progress` is None when it has nothing to
+    average (shown `—`); `serves` is the title of the objective it is aligned to."""
+
     title: str
     owner_id: str | None
-    progress: float
+    progress: float | None
     key_results: tuple[KrView, ...]
+    id: int = 0
+    serves: str | None = None
+    serves_id: int | None = None
+
+    @property
+    def short_id(self) -> str:
+        return f"O-{self.id}"
 
 
 @dataclass(frozen=True)
@@ -219,15 +232,16 @@ async def status_for(
             teams = await _find_teams(session, workspace_id, user_id, None, name)
             query, params["team_ids"] = _STATUS_OF_TEAMS, [team.id for team in teams]
             rows = (await session.exec(query, params=params)).all() if teams else []  # type: ignore[call-overload]
-            return _assemble(rows, now)
-        rows = []
-        if channel_id:
-            params["channel_id"] = channel_id
-            rows = (await session.exec(_STATUS_OF_CHANNEL, params=params)).all()  # type: ignore[call-overload]
-        if not rows:
-            params["user_id"] = user_id
-            rows = (await session.exec(_STATUS_OF_USER, params=params)).all()  # type: ignore[call-overload]
-    return _assemble(rows, now)
+        else:
+            rows = []
+            if channel_id:
+                params["channel_id"] = channel_id
+                rows = (await session.exec(_STATUS_OF_CHANNEL, params=params)).all()  # type: ignore[call-overload]
+            if not rows:
+                params["user_id"] = user_id
+                rows = (await session.exec(_STATUS_OF_USER, params=params)).all()  # type: ignore[call-overload]
+        rolled = await _rolled_up_if_needed(session, rows, workspace_id, now)
+    return _assemble(rows, now, rolled)
 
 
 async def team_status(
@@ -237,7 +251,21 @@ async def team_status(
     params = {"workspace_id": workspace_id, "today": now.date(), "team_ids": [t.id for t in teams]}
     async with database.read() as session:
         rows = (await session.exec(_STATUS_OF_TEAMS, params=params)).all()  # type: ignore[call-overload]
-    return _assemble(rows, now)
+        rolled = await _rolled_up_if_needed(session, rows, workspace_id, now)
+    return _assemble(rows, now, rolled)
+
+
+async def _rolled_up_if_needed(
+    session: AsyncSession, rows: Sequence[Any], workspace_id: str, now: dt.datetime
+) -> tuple[tuple[int, float | None], ...]:
+    """Most objectives take their progress from their own KRs, which the status rows hold.
+    Only when one rolls up the objectives serving it is the cycle's tree read: one more
+    statement, whatever the number of objectives."""
+    if all(row.o_progress_from in (None, ProgressFrom.KRS) for row in rows):
+        return ()
+    params = {"workspace_id": workspace_id, "today": now.date()}
+    tree_rows = (await session.exec(TREE_ROWS, params=params)).all()  # type: ignore[call-overload]
+    return tuple(sorted(rollup(aligned_objectives(tree_rows)).items()))
 
 
 def _status_query(which_teams: Any) -> Select:
@@ -248,13 +276,16 @@ def _status_query(which_teams: Any) -> Select:
     their names so a row reads like a KeyResult (`KrFields`); the others are prefixed.
     """
     cycle = current_cycle_query(bindparam("workspace_id"), bindparam("today")).cte("cycle_now")
-    objective = (Objective.id, Objective.title, Objective.owner_id)
+    objective = (Objective.id, Objective.title, Objective.owner_id, Objective.progress_from)
+    parent = aliased(Objective)
     return (
         select(
             col(Team.id).label("t_id"),
             col(Team.name).label("t_name"),
             *KR_COLUMNS,
             *[column.label(f"o_{column.key}") for column in objective],
+            col(parent.id).label("p_id"),
+            col(parent.title).label("p_title"),
             cycle.c.name.label("cycle_name"),
             cycle.c.start.label("cycle_start"),
             cycle.c.end.label("cycle_end"),
@@ -264,6 +295,7 @@ def _status_query(which_teams: Any) -> Select:
         .outerjoin(
             Objective, (col(Objective.cycle_id) == cycle.c.id) & (col(Objective.team_id) == Team.id)
         )
+        .outerjoin(parent, col(parent.id) == Objective.parent_id)
         .outerjoin(KeyResult, col(KeyResult.objective_id) == Objective.id)
         .where(Team.workspace_id == bindparam("workspace_id"), which_teams)
         .order_by(
@@ -276,6 +308,56 @@ def _status_query(which_teams: Any) -> Select:
     )
 
 
+def _tree_query() -> Select:
+    """Every objective of the current cycle with its team and its KRs' numbers, one row per KR
+    (or one for an objective without KRs): what the roll-up and `/okr tree` read."""
+    cycle = current_cycle_query(bindparam("workspace_id"), bindparam("today")).cte("cycle_now")
+    return (
+        select(
+            col(Objective.id).label("o_id"),
+            col(Objective.parent_id).label("o_parent_id"),
+            col(Objective.weight).label("o_weight"),
+            col(Objective.progress_from).label("o_progress_from"),
+            col(Objective.title).label("o_title"),
+            col(Objective.owner_id).label("o_owner_id"),
+            col(Objective.position).label("o_position"),
+            col(Team.id).label("t_id"),
+            col(Team.name).label("t_name"),
+            col(Team.level).label("t_level"),
+            col(KeyResult.id).label("kr_id"),
+            KeyResult.start,
+            KeyResult.target,
+            KeyResult.current,
+            KeyResult.weight,
+            cycle.c.name.label("cycle_name"),
+            cycle.c.start.label("cycle_start"),
+            cycle.c.end.label("cycle_end"),
+        )
+        .select_from(cycle)
+        .join(Objective, col(Objective.cycle_id) == cycle.c.id)
+        .join(Team, col(Team.id) == Objective.team_id)
+        .outerjoin(KeyResult, col(KeyResult.objective_id) == Objective.id)
+        .order_by(col(Objective.id), col(KeyResult.position), col(KeyResult.id))
+    )
+
+
+TREE_ROWS = _tree_query()
+
+
+def aligned_objectives(rows: Sequence[Any]) -> list[Aligned]:
+    """Tree rows as the roll-up's input: each objective with its KRs' (progress, weight)."""
+    krs: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    first: dict[int, Any] = {}
+    for row in rows:
+        first.setdefault(row.o_id, row)
+        if row.kr_id is not None:
+            krs[row.o_id].append((kr_progress(row.start, row.target, row.current), row.weight))
+    return [
+        Aligned(o_id, row.o_parent_id, row.o_weight, row.o_progress_from, tuple(krs[o_id]))
+        for o_id, row in first.items()
+    ]
+
+
 _STATUS_OF_TEAMS = _status_query(col(Team.id).in_(bindparam("team_ids", expanding=True)))
 _STATUS_OF_CHANNEL = _status_query(Team.channel_id == bindparam("channel_id"))
 _STATUS_OF_USER = _status_query(
@@ -283,18 +365,23 @@ _STATUS_OF_USER = _status_query(
 )
 
 
-def _assemble(rows: Sequence[Any], now: dt.datetime) -> list[TeamStatus]:
-    """Rows of (team, KR, objective, cycle) into each team's objectives with their KR views.
+def _assemble(
+    rows: Sequence[Any], now: dt.datetime, rolled: tuple[tuple[int, float | None], ...] = ()
+) -> list[TeamStatus]:
+    """Rows of (team, KR, objective, parent, cycle) into each team's objectives with their KR
+    views; `rolled` holds the cycle's roll-up when an objective needs it.
 
     Building the views is most of what a status costs, and most statuses are asked of data
     that has not changed: the same rows in the same minute give the same views, kept."""
     if not rows:
         return []
-    return list(_assemble_rows(tuple(rows), now.replace(second=0, microsecond=0)))
+    return list(_assemble_rows(tuple(rows), now.replace(second=0, microsecond=0), rolled))
 
 
 @lru_cache(maxsize=256)
-def _assemble_rows(rows: tuple[Any, ...], now: dt.datetime) -> tuple[TeamStatus, ...]:
+def _assemble_rows(
+    rows: tuple[Any, ...], now: dt.datetime, rolled: tuple[tuple[int, float | None], ...]
+) -> tuple[TeamStatus, ...]:
     first = rows[0]
     cycle_name = first.cycle_name
     expected = expected_progress(first.cycle_start, first.cycle_end, now) if cycle_name else 0.0
@@ -309,10 +396,18 @@ def _assemble_rows(rows: tuple[Any, ...], now: dt.datetime) -> tuple[TeamStatus,
         if row.id is not None:
             krs[row.o_id].append(kr_view(row, expected))
     by_team: dict[int, list[ObjectiveView]] = defaultdict(list)
+    progress_of = dict(rolled)
     for objective_id, (team_id, row) in objectives.items():
         views = tuple(krs[objective_id])
-        progress = objective_progress((kr.progress, kr.weight) for kr in views)
-        by_team[team_id].append(ObjectiveView(row.o_title, row.o_owner_id, clamp(progress), views))
+        if objective_id in progress_of:
+            progress = progress_of[objective_id]
+        else:
+            progress = weighted_mean((kr.progress, kr.weight) for kr in views)
+        by_team[team_id].append(
+            ObjectiveView(
+                row.o_title, row.o_owner_id, progress, views, objective_id, row.p_title, row.p_id
+            )
+        )
     return tuple(
         TeamStatus(team_id, name, cycle_name, expected, tuple(by_team[team_id]))
         for team_id, name in teams.items()
