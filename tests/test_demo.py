@@ -53,3 +53,20 @@ async def test_demo_shows_alices_own_home_tab(
     home = home[: home.index("└")]
     assert "Your key results" in home and "KR-1 Increase NPS from 70 to 80" in home
     assert "You don't own any key results" not in home
+
+
+async def test_demo_shows_the_alignment_tree(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await run_demo(tmp_path / "demo.db")
+    out = capsys.readouterr().out
+    tree = out[out.index("Maya types `/okr tree`") :]
+    tree = tree[: tree.index("└")]
+    lines = [line for line in tree.splitlines() if "O-" in line]
+    assert len(lines) == 4
+    assert "▓▓▓░░░░░░░ 33% · 🟡 at risk · O-" in lines[0]
+    assert "Grow a healthy, loved business · Acme · @Maya" in lines[0]
+    assert "\u2003\u2003↳ ▓▓▓▓░░░░░░ 40% · 🟡 at risk · O-" in lines[1]
+    assert "Increase customer satisfaction · Customer Success · @Maya" in lines[1]
+    assert "Make our marketing site convert · Marketing · @Rina" in lines[2]  # teams by name
+    assert "Grow revenue from existing customers · Sales · @Maya" in lines[3]
