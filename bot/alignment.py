@@ -120,7 +120,10 @@ class _Graph:
         if found:
             teams = ", ".join(sorted(found.values()))
             return None, f"{title!r} is an objective of several teams ({teams}): name it O-n"
-        elsewhere = sorted({row.cycle for row in self.stored.values() if row.title == title})
+        elsewhere = sorted(
+            {row.cycle for row in self.stored.values() if row.title == title}
+            | {other.cycle for other in self.objectives if other.title == title}
+        )
         if elsewhere:
             return None, _other_cycle(repr(title), elsewhere[0], cycle)
         return None, f"unknown objective {title!r} in cycle {cycle}"

@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -40,6 +41,7 @@ _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _WEEK = re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
 _KR_ID = re.compile(r"^KR-(\d+)$", re.IGNORECASE)
+DEFAULT_SCORING_DAYS = 7
 
 
 def _person(value: str) -> str:
@@ -105,6 +107,7 @@ class CycleSpec(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     start: dt.date
     end: dt.date
+    scoring_days: Annotated[int, Field(ge=0, le=90)] = DEFAULT_SCORING_DAYS
 
     @model_validator(mode="after")
     def _order(self) -> CycleSpec:
@@ -178,10 +181,8 @@ class ObjectiveSpec(_Strict):
     parent: Text | None = None
     weight: Annotated[float, Field(gt=0)] = 1.0
     progress_from: ProgressFrom = ProgressFrom.KRS
+    cycle: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     key_results: list[KeyResultSpec] = []
-
-    def aligned(self, cycle: str) -> FileObjective:
-        return FileObjective(self.title, self.team, cycle, self.parent)
 
 
 class MeasurementSpec(_Strict):
@@ -222,14 +223,35 @@ class KpiSpec(_Strict):
 
 
 class ImportSpec(_Strict):
-    cycle: CycleSpec
+    cycle: CycleSpec | None = None
+    cycles: list[CycleSpec] = []
     teams: list[TeamSpec] = []
     objectives: list[ObjectiveSpec] = []
     kpis: list[KpiSpec] = []
+    # Each objective's cycle, settled by `_settle_cycles` once the file is valid.
+    _objective_cycles: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def objective_cycles(self) -> list[str]:
+        return self._objective_cycles
+
+    @model_validator(mode="after")
+    def _one_way_to_say_cycles(self) -> ImportSpec:
+        if self.cycle is not None and self.cycles:
+            raise ValueError("give either cycle or cycles, not both")
+        if self.cycle is None and not self.cycles:
+            raise ValueError("the file needs its cycle (cycle: or cycles:)")
+        return self
+
+    def all_cycles(self) -> list[CycleSpec]:
+        return [self.cycle] if self.cycle is not None else list(self.cycles)
 
     def aligned_objectives(self) -> list[FileObjective]:
         """The file's objectives as the parent check sees them."""
-        return [objective.aligned(self.cycle.name) for objective in self.objectives]
+        return [
+            FileObjective(objective.title, objective.team, cycle, objective.parent)
+            for objective, cycle in zip(self.objectives, self.objective_cycles, strict=True)
+        ]
 
     def people(self) -> set[str]:
         """Every person reference in the file (ids and e-mail addresses)."""
@@ -269,16 +291,26 @@ def _cross_check(
     known_kpis: set[str],
     team_parents: Mapping[str, str | None],
     objectives: Iterable[StoredObjective],
+    known_cycles: set[str],
+    today: dt.date,
 ) -> list[Problem]:
     """References between sections: teams, KPIs, parents, duplicates."""
     problems: list[Problem] = []
+    problems += _duplicates("cycles", [cycle.name for cycle in spec.all_cycles()])
+    problems += _settle_cycles(spec, known_cycles, today)
     stored_teams = {name: team_parents.get(name) for name in known_teams}
     problems += resolve_team_parents([(t.name, t.parent) for t in spec.teams], stored_teams)
     teams = {team.name for team in spec.teams} | known_teams
     kpis = {kpi.name for kpi in spec.kpis} | known_kpis
     problems += _duplicates("teams", [team.name for team in spec.teams])
     problems += _duplicates("kpis", [kpi.name for kpi in spec.kpis])
-    problems += _duplicates("objectives", [f"{o.team}: {o.title}" for o in spec.objectives])
+    problems += _duplicates(
+        "objectives",
+        [
+            f"{o.team}: {c}: {o.title}"
+            for o, c in zip(spec.objectives, spec.objective_cycles, strict=True)
+        ],
+    )
     numbers: set[int] = set()
     for i, objective in enumerate(spec.objectives):
         where = f"objectives[{i}]"
@@ -301,6 +333,30 @@ def _cross_check(
     return problems
 
 
+def _settle_cycles(spec: ImportSpec, known_cycles: set[str], today: dt.date) -> list[Problem]:
+    """Each objective's cycle: the one it names, else the file's only cycle, else the file's
+    cycle open today."""
+    cycles = spec.all_cycles()
+    names = {cycle.name for cycle in cycles} | known_cycles
+    open_today = [c.name for c in cycles if c.start <= today <= c.end]
+    default = cycles[0].name if len(cycles) == 1 else (open_today or [None])[0]
+    problems: list[Problem] = []
+    spec.objective_cycles.clear()
+    for index, objective in enumerate(spec.objectives):
+        cycle = objective.cycle or default
+        if cycle is None:
+            listed = ", ".join(c.name for c in cycles)
+            problems.append(
+                Problem(
+                    f"objectives[{index}].cycle", f"no cycle is open today: say which ({listed})"
+                )
+            )
+        elif cycle not in names:
+            problems.append(Problem(f"objectives[{index}].cycle", f"unknown cycle {cycle!r}"))
+        spec.objective_cycles.append(cycle or "")
+    return problems
+
+
 def _duplicates(where: str, names: list[str]) -> list[Problem]:
     seen: set[str] = set()
     problems = []
@@ -319,11 +375,15 @@ def load_import(
     known_kpis: set[str] = frozenset(),  # type: ignore[assignment]
     team_parents: Mapping[str, str | None] | None = None,
     known_objectives: Iterable[StoredObjective] = (),
+    known_cycles: set[str] = frozenset(),  # type: ignore[assignment]
+    today: dt.date | None = None,
 ) -> ImportSpec:
     """Parse and validate an import file; raise ImportFileError listing every problem.
 
-    `team_parents` (stored team name -> its parent's name) and `known_objectives` are what the
-    workspace already holds, so parents may name them and loops through them are found."""
+    `team_parents` (stored team name -> its parent's name), `known_objectives` and
+    `known_cycles` are what the workspace already holds, so parents and cycles may name them
+    and loops through them are found; `today` picks the cycle open today for objectives that
+    name none in a file of several cycles."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -339,7 +399,13 @@ def load_import(
         problems = [Problem(_path(e["loc"]), _reason(e)) for e in exc.errors()]
         raise ImportFileError(filename, problems) from None
     problems = _cross_check(
-        spec, set(known_teams), set(known_kpis), team_parents or {}, known_objectives
+        spec,
+        set(known_teams),
+        set(known_kpis),
+        team_parents or {},
+        known_objectives,
+        set(known_cycles),
+        today or dt.date.today(),
     )
     if problems:
         raise ImportFileError(filename, problems)

@@ -63,7 +63,7 @@ class PeopleDirectory(SQLModel, table=True):
 
 
 class Cycle(SQLModel, table=True):
-    """An OKR cycle such as `2026-Q4`."""
+    """An OKR cycle such as `2026-Q4`: upcoming, open, scoring in its last `scoring_days`."""
 
     __table_args__ = (UniqueConstraint("workspace_id", "name"),)
 
@@ -72,6 +72,7 @@ class Cycle(SQLModel, table=True):
     name: str = Field(max_length=64)
     start: dt.date
     end: dt.date
+    scoring_days: int = 7
 
 
 class Team(SQLModel, table=True):

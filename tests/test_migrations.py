@@ -83,6 +83,7 @@ async def test_alignment_upgrade_keeps_a_populated_database(empty_db_url: str) -
             team = (await connection.execute(text("SELECT * FROM team"))).mappings().one()
             objective = (await connection.execute(text("SELECT * FROM objective"))).mappings().one()
             kr = (await connection.execute(text("SELECT * FROM keyresult"))).mappings().one()
+            cycle = (await connection.execute(text("SELECT * FROM cycle"))).mappings().one()
             diff = await connection.run_sync(_diff)
     finally:
         await database.dispose()
@@ -103,6 +104,7 @@ async def test_alignment_upgrade_keeps_a_populated_database(empty_db_url: str) -
         1,
     )
     assert (kr["number"], kr["objective_id"], kr["current"]) == (7, 1, 5.0)
+    assert (cycle["name"], cycle["scoring_days"]) == ("2026-Q4", 7)
     assert diff == []
 
 

@@ -7,6 +7,7 @@ KR id or title, KPI name, measurement period), so importing the same file twice 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -66,10 +67,17 @@ async def import_file(
     text: str,
     filename: str,
     resolve_email: EmailResolver | None = None,
+    today: dt.date | None = None,
 ) -> ImportReport:
-    """Validate `text`, resolve e-mail addresses, then apply everything in one transaction."""
+    """Validate `text`, resolve e-mail addresses, then apply everything in one transaction.
+
+    `today` (default: today in UTC) picks the cycle of objectives that name none in a file of
+    several cycles: the one open that day."""
     async with database.session() as session:
         teams = await _team_parents(session, workspace_id)
+        cycles = set(
+            (await session.exec(select(Cycle.name).where(Cycle.workspace_id == workspace_id))).all()
+        )
         kpis = set(
             (await session.exec(select(Kpi.name).where(Kpi.workspace_id == workspace_id))).all()
         )
@@ -81,6 +89,8 @@ async def import_file(
         known_kpis=kpis,
         team_parents=teams,
         known_objectives=objectives,
+        known_cycles=cycles,
+        today=today or utcnow().date(),
     )
     parents = resolve_objective_parents(spec.aligned_objectives(), objectives).parents
     people = await _resolve_people(spec, filename, resolve_email)
@@ -158,6 +168,7 @@ class _Importer:
         self.report = ImportReport()
         self.teams: dict[str, Team] = {}
         self.kpis: dict[str, Kpi] = {}
+        self.cycles: dict[str, Cycle] = {}
         self.fresh: set[int] = set()  # rows this import created: later touches are not updates
 
     def _user(self, ref: str | None) -> str | None:
@@ -183,7 +194,8 @@ class _Importer:
     async def apply(self, spec: ImportSpec, parents: dict[int, Node | None]) -> ImportReport:
         await self._workspace()
         await self._people()
-        cycle = await self._cycle(spec.cycle)
+        for cycle_spec in spec.all_cycles():
+            await self._cycle(cycle_spec)
         await self._load_existing()
         for team_spec in spec.teams:
             await self._team(team_spec)
@@ -193,8 +205,10 @@ class _Importer:
         for kpi_spec in spec.kpis:
             await self._kpi(kpi_spec)
         written = [
-            await self._objective(objective_spec, cycle, position)
-            for position, objective_spec in enumerate(spec.objectives)
+            await self._objective(objective_spec, self.cycles[cycle], position)
+            for position, (objective_spec, cycle) in enumerate(
+                zip(spec.objectives, spec.objective_cycles, strict=True)
+            )
         ]
         for index, objective in enumerate(written):
             parent = parents.get(index)
@@ -225,25 +239,25 @@ class _Importer:
             elif email:
                 self._set(person, "person", email=email)
 
-    async def _cycle(self, spec: CycleSpec) -> Cycle:
+    async def _cycle(self, spec: CycleSpec) -> None:
         query = select(Cycle).where(
             Cycle.workspace_id == self.workspace_id, Cycle.name == spec.name
         )
         cycle = (await self.session.exec(query)).first()
+        values = {"start": spec.start, "end": spec.end, "scoring_days": spec.scoring_days}
         if cycle is None:
-            cycle = Cycle(
-                workspace_id=self.workspace_id, name=spec.name, start=spec.start, end=spec.end
-            )
+            cycle = Cycle(workspace_id=self.workspace_id, name=spec.name, **values)
             await self._add(cycle, "cycle")
         else:
-            self._set(cycle, "cycle", start=spec.start, end=spec.end)
-        return cycle
+            self._set(cycle, "cycle", **values)
 
     async def _load_existing(self) -> None:
         teams = await self.session.exec(select(Team).where(Team.workspace_id == self.workspace_id))
         self.teams = {team.name: team for team in teams.all()}
         kpis = await self.session.exec(select(Kpi).where(Kpi.workspace_id == self.workspace_id))
         self.kpis = {kpi.name: kpi for kpi in kpis.all()}
+        query = select(Cycle).where(Cycle.workspace_id == self.workspace_id)
+        self.cycles = {cycle.name: cycle for cycle in (await self.session.exec(query)).all()}
 
     async def _team(self, spec: TeamSpec) -> None:
         values = {

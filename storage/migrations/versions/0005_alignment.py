@@ -1,7 +1,8 @@
-"""alignment: team levels and parents, objective parents, weights and roll-up source
+"""alignment and cycles: team levels and parents, objective parents, weights and roll-up
+source, a cycle's scoring days
 
 Existing teams become level `team` with no parent; existing objectives serve nothing, weigh 1
-and take their progress from their KRs, as before.
+and take their progress from their KRs, as before; existing cycles score in their last 7 days.
 
 Revision ID: 0005
 Revises: 0004
@@ -32,6 +33,9 @@ def upgrade() -> None:
         ),
     )
     _add_parent("team")
+    op.add_column(
+        "cycle", sa.Column("scoring_days", sa.Integer(), nullable=False, server_default="7")
+    )
     _add_parent("objective")
     op.add_column("objective", sa.Column("weight", sa.Float(), nullable=False, server_default="1"))
     op.add_column(
@@ -76,3 +80,4 @@ def downgrade() -> None:
     op.drop_constraint("fk_team_parent_id_team", "team", type_="foreignkey")
     op.drop_column("team", "parent_id")
     op.drop_column("team", "level")
+    op.drop_column("cycle", "scoring_days")
