@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from pathlib import Path
 from bot import runtime
 from bot.config import load_settings
 from bot.demo import run_demo
-from bot.errors import ConfigError, ImportFileError, NotFound
+from bot.errors import ConfigError, ImportFileError, InvalidInput, NotFound
 from bot.importsummary import describe_import
 from bot.notify import DigestReport
 from bot.replycases import run_cases, show_reply
@@ -56,6 +57,20 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--team", required=True, help="the team's name")
     start.add_argument("--workspace", help="Slack workspace id (T…) when it cannot be inferred")
 
+    cycle = commands.add_parser("cycle", help="OKR cycles")
+    cycle_start = cycle.add_subparsers(dest="cycle_command", required=True).add_parser(
+        "start", help="create a cycle (it must overlap no other)"
+    )
+    cycle_start.add_argument("name", help="the cycle's name, e.g. 2027-Q1")
+    cycle_start.add_argument("--start", required=True, type=_date, help="first day, YYYY-MM-DD")
+    cycle_start.add_argument("--end", required=True, type=_date, help="last day, YYYY-MM-DD")
+    cycle_start.add_argument(
+        "--scoring-days", type=int, default=7, help="days of scoring at the end"
+    )
+    cycle_start.add_argument(
+        "--workspace", help="Slack workspace id (T…) when it cannot be inferred"
+    )
+
     digest = commands.add_parser("digest", help="managers' digests")
     send = digest.add_subparsers(dest="digest_command", required=True).add_parser(
         "send", help="send a team's digest to its managers (and channel) now"
@@ -63,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--team", required=True, help="the team's name")
     send.add_argument("--workspace", help="Slack workspace id (T…) when it cannot be inferred")
     return parser
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2027-01-01") from None
 
 
 def _fail(message: str) -> int:
@@ -83,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("nothing was imported")
     except OSError as exc:
         return _fail(f"{exc.filename or ''}: {exc.strerror or exc}")
-    except NotFound as exc:
+    except (NotFound, InvalidInput) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
@@ -120,6 +142,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         print(_digest_summary(report))
         return 1 if report.failed else 0
+    elif args.command == "cycle":
+        cycle = asyncio.run(
+            runtime.start_cycle(
+                settings,
+                name=args.name,
+                start=args.start,
+                end=args.end,
+                scoring_days=args.scoring_days,
+                workspace=args.workspace,
+            )
+        )
+        print(f"okrbot: cycle {cycle.name} created, {cycle.start} to {cycle.end}")
     elif args.command == "export":
         text = asyncio.run(runtime.export_text(settings, fmt=args.format, workspace=args.workspace))
         if args.out:

@@ -15,6 +15,7 @@ from bot.services.imports import import_file
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Cycle, Objective
+from tests.test_cli import okrbot
 
 WS = "T0CYCLES"
 TODAY = dt.date(2026, 11, 16)
@@ -173,3 +174,54 @@ async def test_a_later_file_adds_a_cycle_and_keeps_the_first(database: Database)
     assert report.created["cycle"] == 1 and report.created["objective"] == 2
     after = await export_yaml(database)
     assert "cycles:" in after and "cycle: 2027-Q1" in after and "Look back" in after
+
+
+def test_okrbot_cycle_start_creates_a_cycle_and_refuses_overlaps(db_url: str) -> None:
+    env = {"DATABASE_URL": db_url}
+    made = okrbot(
+        "cycle",
+        "start",
+        "2027-Q1",
+        "--start",
+        "2027-01-01",
+        "--end",
+        "2027-03-31",
+        "--workspace",
+        WS,
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == "okrbot: cycle 2027-Q1 created, 2027-01-01 to 2027-03-31\n"
+    overlap = okrbot(
+        "cycle",
+        "start",
+        "2027-Q1b",
+        "--start",
+        "2027-03-01",
+        "--end",
+        "2027-05-31",
+        "--workspace",
+        WS,
+        env=env,
+    )
+    assert overlap.returncode == 2
+    assert overlap.stderr == (
+        "okrbot: 2027-Q1b would overlap cycle 2027-Q1 (2027-01-01 to 2027-03-31).\n"
+    )
+    backwards = okrbot(
+        "cycle",
+        "start",
+        "2027-Q2",
+        "--start",
+        "2027-06-30",
+        "--end",
+        "2027-04-01",
+        "--workspace",
+        WS,
+        env=env,
+    )
+    assert backwards.stderr == "okrbot: A cycle must end after it starts.\n"
+    bad_date = okrbot("cycle", "start", "Q3", "--start", "July", "--end", "2027-09-30", env=env)
+    assert bad_date.returncode == 2 and "'July' is not a date like 2027-01-01" in bad_date.stderr
+    exported = okrbot("export", "--workspace", WS, env=env).stdout
+    assert "cycle:\n  name: 2027-Q1\n  start: 2027-01-01\n  end: 2027-03-31\n" in exported
