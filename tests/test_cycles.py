@@ -4,17 +4,20 @@ the default cycle, refusals, and export → import → export unchanged."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from bot.errors import ImportFileError
+from bot.sandbox import Sandbox, sandbox
 from bot.services.exports import export_data, to_yaml
 from bot.services.imports import import_file
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Cycle, Objective
+from tests.test_app_http import text_of
 from tests.test_cli import okrbot
 
 WS = "T0CYCLES"
@@ -225,3 +228,39 @@ def test_okrbot_cycle_start_creates_a_cycle_and_refuses_overlaps(db_url: str) ->
     assert bad_date.returncode == 2 and "'July' is not a date like 2027-01-01" in bad_date.stderr
     exported = okrbot("export", "--workspace", WS, env=env).stdout
     assert "cycle:\n  name: 2027-Q1\n  start: 2027-01-01\n  end: 2027-03-31\n" in exported
+
+
+@pytest.fixture
+async def box(db_url: str) -> AsyncIterator[Sandbox]:
+    now = dt.datetime.combine(TODAY, dt.time(3), tzinfo=dt.UTC)
+    async with sandbox(db_url, clock=lambda: now, migrate=False) as box:
+        await import_file(
+            database=box.database,
+            workspace_id=box.standin.team_id,
+            text=FILE,
+            filename="cycles.yaml",
+            today=TODAY,
+        )
+        yield box
+
+
+async def test_status_of_a_named_cycle_through_the_http_edge(box: Sandbox) -> None:
+    now = text_of(await box.command("/okr", "status Support", user_id="U0CAROL"))
+    assert "Support · 2026-Q4" in now and "5 h / 4 h" in now
+    q1 = text_of(await box.command("/okr", "status Support 2027-Q1", user_id="U0CAROL"))
+    assert "Support · 2027-Q1" in q1 and "5 h / 3 h" in q1 and "5 h / 4 h" not in q1
+    # The cycle alone means the caller's (or the channel's) teams in that cycle.
+    mine = text_of(await box.command("/okr", "status 2027-q1", user_id="U0CAROL"))
+    assert "Support · 2027-Q1" in mine and "`KR-2`" in mine and "`KR-1`" not in mine
+    # A company objective rolls up its own cycle's children: 50% now, 0% in 2027-Q1.
+    acme_now = text_of(await box.command("/okr", "status acme", user_id="U0CAROL"))
+    assert "*Delight every customer* — 50% · owner —" in acme_now
+    acme_q1 = text_of(await box.command("/okr", "status Acme 2027-Q1", user_id="U0CAROL"))
+    assert "Acme · 2027-Q1" in acme_q1 and "*Delight every customer* — 0% · owner —" in acme_q1
+    past = text_of(await box.command("/okr", "history KR-2", user_id="U0CAROL"))
+    assert "Cut reply time" in past
+
+
+async def test_a_word_that_is_no_cycle_is_part_of_the_team_name(box: Sandbox) -> None:
+    text = text_of(await box.command("/okr", "status Support 2031-Q9", user_id="U0CAROL"))
+    assert "Support · " not in text and "Support 2031-Q9" in text

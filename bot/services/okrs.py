@@ -224,24 +224,44 @@ async def status_for(
     name: str | None,
     now: dt.datetime,
 ) -> list[TeamStatus]:
-    """`/okr status`: the named team, else the channel's, else the caller's teams, and where
-    they stand. In a team channel (the usual case) this is a single statement."""
-    params = {"workspace_id": workspace_id, "today": now.date()}
+    """`/okr status [team] [cycle]`: the named team, else the channel's, else the caller's
+    teams, and where they stand in the current cycle or the one named (`2026-Q3`). In a team
+    channel (the usual case) this is a single statement."""
+    params: dict[str, Any] = {"workspace_id": workspace_id, "today": now.date()}
+    statements = _STATUS_NOW
     async with database.read() as session:
         if name:
+            name, cycle_name = await _split_cycle(session, workspace_id, name)
+            if cycle_name is not None:
+                statements, params["cycle_name"] = _STATUS_IN_CYCLE, cycle_name
+        if name:
             teams = await _find_teams(session, workspace_id, user_id, None, name)
-            query, params["team_ids"] = _STATUS_OF_TEAMS, [team.id for team in teams]
-            rows = (await session.exec(query, params=params)).all() if teams else []  # type: ignore[call-overload]
+            params["team_ids"] = [team.id for team in teams]
+            rows = (await session.exec(statements["teams"], params=params)).all() if teams else []  # type: ignore[call-overload]
         else:
             rows = []
             if channel_id:
                 params["channel_id"] = channel_id
-                rows = (await session.exec(_STATUS_OF_CHANNEL, params=params)).all()  # type: ignore[call-overload]
+                rows = (await session.exec(statements["channel"], params=params)).all()  # type: ignore[call-overload]
             if not rows:
                 params["user_id"] = user_id
-                rows = (await session.exec(_STATUS_OF_USER, params=params)).all()  # type: ignore[call-overload]
-        rolled = await _rolled_up_if_needed(session, rows, workspace_id, now)
+                rows = (await session.exec(statements["user"], params=params)).all()  # type: ignore[call-overload]
+        rolled = await _rolled_up_if_needed(session, rows, params)
     return _assemble(rows, now, rolled)
+
+
+async def _split_cycle(
+    session: AsyncSession, workspace_id: str, words: str
+) -> tuple[str | None, str | None]:
+    """`Sales 2026-Q3` -> (`Sales`, `2026-Q3`) when the last word names a cycle; `2026-Q3`
+    alone -> (None, `2026-Q3`); otherwise the words are all a team's name."""
+    head, _, last = words.strip().rpartition(" ")
+    query = select(Cycle.name).where(Cycle.workspace_id == workspace_id)
+    names = {name.casefold(): name for name in (await session.exec(query)).all()}
+    cycle = names.get(last.casefold())
+    if cycle is None:
+        return words, None
+    return head.strip() or None, cycle
 
 
 async def team_status(
@@ -251,31 +271,43 @@ async def team_status(
     params = {"workspace_id": workspace_id, "today": now.date(), "team_ids": [t.id for t in teams]}
     async with database.read() as session:
         rows = (await session.exec(_STATUS_OF_TEAMS, params=params)).all()  # type: ignore[call-overload]
-        rolled = await _rolled_up_if_needed(session, rows, workspace_id, now)
+        rolled = await _rolled_up_if_needed(session, rows, params)
     return _assemble(rows, now, rolled)
 
 
 async def _rolled_up_if_needed(
-    session: AsyncSession, rows: Sequence[Any], workspace_id: str, now: dt.datetime
+    session: AsyncSession, rows: Sequence[Any], params: dict[str, Any]
 ) -> tuple[tuple[int, float | None], ...]:
     """Most objectives take their progress from their own KRs, which the status rows hold.
     Only when one rolls up the objectives serving it is the cycle's tree read: one more
     statement, whatever the number of objectives."""
     if all(row.o_progress_from in (None, ProgressFrom.KRS) for row in rows):
         return ()
-    params = {"workspace_id": workspace_id, "today": now.date()}
-    tree_rows = (await session.exec(TREE_ROWS, params=params)).all()  # type: ignore[call-overload]
+    tree = _TREE_ROWS_OF_CYCLE if "cycle_name" in params else TREE_ROWS
+    cycle = {key: params[key] for key in ("workspace_id", "today", "cycle_name") if key in params}
+    tree_rows = (await session.exec(tree, params=cycle)).all()  # type: ignore[call-overload]
     return tuple(sorted(rollup(aligned_objectives(tree_rows)).items()))
 
 
-def _status_query(which_teams: Any) -> Select:
+def _cycle_cte(named: bool) -> Any:
+    """The cycle a statement reads: the current one, or the one named `cycle_name`."""
+    if named:
+        query = select(Cycle).where(
+            Cycle.workspace_id == bindparam("workspace_id"), Cycle.name == bindparam("cycle_name")
+        )
+    else:
+        query = current_cycle_query(bindparam("workspace_id"), bindparam("today"))
+    return query.cte("cycle_now")
+
+
+def _status_query(which_teams: Any, *, named_cycle: bool = False) -> Select:
     """Teams, the current cycle, their objectives in it and their KRs, in one statement.
 
     Built once with bound parameters: `/okr status` is the hottest read in the product, and
     SQLAlchemy then skips re-building and re-compiling it on every request. KR columns keep
     their names so a row reads like a KeyResult (`KrFields`); the others are prefixed.
     """
-    cycle = current_cycle_query(bindparam("workspace_id"), bindparam("today")).cte("cycle_now")
+    cycle = _cycle_cte(named_cycle)
     objective = (Objective.id, Objective.title, Objective.owner_id, Objective.progress_from)
     parent = aliased(Objective)
     return (
@@ -308,10 +340,10 @@ def _status_query(which_teams: Any) -> Select:
     )
 
 
-def _tree_query() -> Select:
-    """Every objective of the current cycle with its team and its KRs' numbers, one row per KR
-    (or one for an objective without KRs): what the roll-up and `/okr tree` read."""
-    cycle = current_cycle_query(bindparam("workspace_id"), bindparam("today")).cte("cycle_now")
+def _tree_query(*, named_cycle: bool = False) -> Select:
+    """Every objective of the cycle with its team and its KRs' numbers, one row per KR (or one
+    for an objective without KRs): what the roll-up and `/okr tree` read."""
+    cycle = _cycle_cte(named_cycle)
     return (
         select(
             col(Objective.id).label("o_id"),
@@ -342,6 +374,7 @@ def _tree_query() -> Select:
 
 
 TREE_ROWS = _tree_query()
+_TREE_ROWS_OF_CYCLE = _tree_query(named_cycle=True)
 
 
 def aligned_objectives(rows: Sequence[Any]) -> list[Aligned]:
@@ -358,11 +391,21 @@ def aligned_objectives(rows: Sequence[Any]) -> list[Aligned]:
     ]
 
 
-_STATUS_OF_TEAMS = _status_query(col(Team.id).in_(bindparam("team_ids", expanding=True)))
-_STATUS_OF_CHANNEL = _status_query(Team.channel_id == bindparam("channel_id"))
-_STATUS_OF_USER = _status_query(
-    col(Team.id).in_(select(Membership.team_id).where(Membership.user_id == bindparam("user_id")))
+_OF_TEAMS = col(Team.id).in_(bindparam("team_ids", expanding=True))
+_OF_CHANNEL = Team.channel_id == bindparam("channel_id")
+_OF_USER = col(Team.id).in_(
+    select(Membership.team_id).where(Membership.user_id == bindparam("user_id"))
 )
+_STATUS_OF_TEAMS = _status_query(_OF_TEAMS)
+_STATUS_OF_CHANNEL = _status_query(_OF_CHANNEL)
+_STATUS_OF_USER = _status_query(_OF_USER)
+_STATUS_NOW = {"teams": _STATUS_OF_TEAMS, "channel": _STATUS_OF_CHANNEL, "user": _STATUS_OF_USER}
+# The same for a cycle named by the caller (`/okr status Sales 2026-Q3`): not the hot path.
+_STATUS_IN_CYCLE = {
+    "teams": _status_query(_OF_TEAMS, named_cycle=True),
+    "channel": _status_query(_OF_CHANNEL, named_cycle=True),
+    "user": _status_query(_OF_USER, named_cycle=True),
+}
 
 
 def _assemble(
