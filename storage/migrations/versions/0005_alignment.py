@@ -1,6 +1,6 @@
-"""alignment and cycles: team levels and parents, objective parents, weights and roll-up
-source, a cycle's scoring days
+"""alignment and cycles
 
+Team levels and parents; objective parents, weights and roll-up source; a cycle's scoring days.
 Existing teams become level `team` with no parent; existing objectives serve nothing, weigh 1
 and take their progress from their KRs, as before; existing cycles score in their last 7 days.
 
