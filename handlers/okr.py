@@ -44,10 +44,14 @@ async def status(who: Caller, rest: str, context: AsyncBoltContext, respond: Asy
 
 
 async def status_message(
-    services: Services, who: Caller, teams: list[Team], *, shareable: bool
+    services: Services, who: Caller, teams: list[Team], *, shareable: bool, cycle: str | None = None
 ) -> Message:
     statuses = await okrs.team_status(
-        database=services.database, workspace_id=who.workspace_id, teams=teams, now=services.clock()
+        database=services.database,
+        workspace_id=who.workspace_id,
+        teams=teams,
+        now=services.clock(),
+        cycle_name=cycle,
     )
     return build_status(statuses, who.locale, shareable=shareable)
 

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from bot.errors import ImportFileError
-from bot.sandbox import Sandbox, sandbox
+from bot.sandbox import Sandbox, blocks_of, sandbox
 from bot.services.exports import export_data, to_yaml
 from bot.services.imports import import_file
 from storage.db import Database
@@ -264,3 +264,20 @@ async def test_status_of_a_named_cycle_through_the_http_edge(box: Sandbox) -> No
 async def test_a_word_that_is_no_cycle_is_part_of_the_team_name(box: Sandbox) -> None:
     text = text_of(await box.command("/okr", "status Support 2031-Q9", user_id="U0CAROL"))
     assert "Support · " not in text and "Support 2031-Q9" in text
+
+
+async def test_sharing_a_past_cycles_status_shares_that_cycle(box: Sandbox) -> None:
+    call = await box.command("/okr", "status Support 2027-Q1", user_id="U0RINA")
+    button = next(b for b in blocks_of(call) if b["type"] == "actions")["elements"][0]
+    assert button["value"].endswith("@2027-Q1")
+    answer = await box.sender.block_action(
+        button["action_id"],
+        button["value"],
+        user_id="U0RINA",
+        channel_id="C0SUP",
+        response_url=box.standin.response_url(),
+    )
+    assert answer.status == 200
+    (shared,) = await box.standin.wait_for("response_url")
+    assert shared.params["response_type"] == "in_channel"
+    assert "Support · 2027-Q1" in text_of(shared) and "5 h / 3 h" in text_of(shared)

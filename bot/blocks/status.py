@@ -107,7 +107,11 @@ def build_status(
 
 
 def _share_button(statuses: Sequence[TeamStatus], locale: str) -> dict[str, Any]:
+    """Shares what was shown: the teams, and the cycle (`3,5@2026-Q3`), which may be past."""
     value = ",".join(str(status.team_id) for status in statuses)
+    cycle = statuses[0].cycle_name if statuses else None
+    if cycle:
+        value += f"@{cycle}"
     return {
         "type": "actions",
         "elements": [

@@ -265,12 +265,24 @@ async def _split_cycle(
 
 
 async def team_status(
-    *, database: Database, workspace_id: str, teams: Sequence[Team], now: dt.datetime
+    *,
+    database: Database,
+    workspace_id: str,
+    teams: Sequence[Team],
+    now: dt.datetime,
+    cycle_name: str | None = None,
 ) -> list[TeamStatus]:
-    """Objectives and KRs of each team in the current cycle."""
-    params = {"workspace_id": workspace_id, "today": now.date(), "team_ids": [t.id for t in teams]}
+    """Objectives and KRs of each team in the current cycle, or in the cycle named."""
+    params: dict[str, Any] = {
+        "workspace_id": workspace_id,
+        "today": now.date(),
+        "team_ids": [t.id for t in teams],
+    }
+    statements = _STATUS_NOW
+    if cycle_name:
+        statements, params["cycle_name"] = _STATUS_IN_CYCLE, cycle_name
     async with database.read() as session:
-        rows = (await session.exec(_STATUS_OF_TEAMS, params=params)).all()  # type: ignore[call-overload]
+        rows = (await session.exec(statements["teams"], params=params)).all()  # type: ignore[call-overload]
         rolled = await _rolled_up_if_needed(session, rows, params)
     return _assemble(rows, now, rolled)
 
