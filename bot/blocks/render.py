@@ -17,7 +17,6 @@ _EMOJI = {
 _MENTION = re.compile(r"<@(\w+)>")
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
 _BOLD = re.compile(r"\*([^*\n]+)\*")
-_ITALIC = re.compile(r"(?<!\w)_([^_\n]+)_(?!\w)")
 _ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
 
 
@@ -26,7 +25,6 @@ def mrkdwn(text: str, names: Mapping[str, str]) -> str:
     text = _MENTION.sub(lambda m: "@" + names.get(m.group(1), m.group(1)), text)
     text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
     text = _BOLD.sub(r"\1", text)
-    text = _ITALIC.sub(r"\1", text)
     for code, emoji in _EMOJI.items():
         text = text.replace(code, emoji)
     for entity, char in _ENTITIES.items():

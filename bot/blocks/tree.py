@@ -42,7 +42,7 @@ def objective_line(objective: TreeObjective, depth: int, locale: str) -> str:
     return (
         f"{_INDENT * depth}{'↳ ' if depth else ''}{measured}{status} · "
         f"`{objective.short_id}` *{_title(objective.title)}* · "
-        f"_{escape(objective.team_name)}_ · {mention(objective.owner_id)}"
+        f"{escape(objective.team_name)} · {mention(objective.owner_id)}"
     )
 
 
