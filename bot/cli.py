@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
 import sys
 import time
@@ -58,6 +59,20 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--team", required=True, help="the team's name")
     start.add_argument("--workspace", help="Slack workspace id (T…) when it cannot be inferred")
 
+    cycle = commands.add_parser("cycle", help="OKR cycles")
+    cycle_start = cycle.add_subparsers(dest="cycle_command", required=True).add_parser(
+        "start", help="create a cycle (it must overlap no other)"
+    )
+    cycle_start.add_argument("name", help="the cycle's name, e.g. 2027-Q1")
+    cycle_start.add_argument("--start", required=True, type=_date, help="first day, YYYY-MM-DD")
+    cycle_start.add_argument("--end", required=True, type=_date, help="last day, YYYY-MM-DD")
+    cycle_start.add_argument(
+        "--scoring-days", type=int, default=7, help="days of scoring at the end"
+    )
+    cycle_start.add_argument(
+        "--workspace", help="Slack workspace id (T…) when it cannot be inferred"
+    )
+
     digest = commands.add_parser("digest", help="managers' digests")
     send = digest.add_subparsers(dest="digest_command", required=True).add_parser(
         "send", help="send a team's digest to its managers (and channel) now"
@@ -87,6 +102,13 @@ def _token_commands(commands: argparse._SubParsersAction) -> None:
         action.add_argument(
             "--workspace", help="Slack workspace id (T…) when it cannot be inferred"
         )
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2027-01-01") from None
 
 
 def _fail(message: str) -> int:
@@ -154,6 +176,18 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         )
         print(f"okrbot: {done.added} measurements imported, {done.unchanged} already there")
+    elif args.command == "cycle":
+        cycle = asyncio.run(
+            runtime.start_cycle(
+                settings,
+                name=args.name,
+                start=args.start,
+                end=args.end,
+                scoring_days=args.scoring_days,
+                workspace=args.workspace,
+            )
+        )
+        print(f"okrbot: cycle {cycle.name} created, {cycle.start} to {cycle.end}")
     elif args.command == "export":
         text = asyncio.run(runtime.export_text(settings, fmt=args.format, workspace=args.workspace))
         if args.out:

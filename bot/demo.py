@@ -78,6 +78,7 @@ async def run_demo(db_path: Path) -> int:
         await stage.command("U0ALICE", "/okr status", "C0CS")
         await stage.command("U0DEWI", "/okr status", "C0SALES")
         await stage.command("U0RINA", "/okr status marketing")
+        await stage.command("U0MANAGER", "/okr tree")
         await stage.command("U0BOB", "/okr mine")
         await stage.command("U0CAROL", "/kpi status", "C0SUPPORT")
         await stage.command("U0CAROL", "/kpi log tickets 1,150", "C0SUPPORT")

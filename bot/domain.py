@@ -15,6 +15,22 @@ class InitiativeStatus(StrEnum):
     DROPPED = "dropped"
 
 
+class Level(StrEnum):
+    """A team's place in the organisation, top down."""
+
+    COMPANY = "company"
+    DEPARTMENT = "department"
+    TEAM = "team"
+
+
+class ProgressFrom(StrEnum):
+    """What an objective's progress is the mean of: its KRs, its aligned objectives, or both."""
+
+    KRS = "krs"
+    CHILDREN = "children"
+    BOTH = "both"
+
+
 class Direction(StrEnum):
     HIGHER = "higher_is_better"
     LOWER = "lower_is_better"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from collections.abc import Iterable, Mapping
 from typing import Annotated
 
 import yaml
@@ -19,12 +20,19 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from bot.domain import Direction, InitiativeStatus, Period
+from bot.alignment import (
+    FileObjective,
+    StoredObjective,
+    resolve_objective_parents,
+    resolve_team_parents,
+)
+from bot.domain import Direction, InitiativeStatus, Level, Period, ProgressFrom
 from bot.errors import ImportFileError, Problem
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -33,6 +41,7 @@ _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _WEEK = re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
 _KR_ID = re.compile(r"^KR-(\d+)$", re.IGNORECASE)
+DEFAULT_SCORING_DAYS = 7
 
 
 def _person(value: str) -> str:
@@ -98,6 +107,7 @@ class CycleSpec(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     start: dt.date
     end: dt.date
+    scoring_days: Annotated[int, Field(ge=0, le=90)] = DEFAULT_SCORING_DAYS
 
     @model_validator(mode="after")
     def _order(self) -> CycleSpec:
@@ -130,6 +140,8 @@ class DigestSpec(_Strict):
 
 class TeamSpec(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
+    level: Level = Level.TEAM
+    parent: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     channel: Annotated[str, Field(pattern=r"^[CG][A-Z0-9]{2,}$")] | None = None
     managers: list[PersonRef] = []
     members: list[PersonRef] = []
@@ -166,7 +178,11 @@ class ObjectiveSpec(_Strict):
     title: Text
     team: str
     owner: PersonRef | None = None
-    key_results: Annotated[list[KeyResultSpec], Field(min_length=1)]
+    parent: Text | None = None
+    weight: Annotated[float, Field(gt=0)] = 1.0
+    progress_from: ProgressFrom = ProgressFrom.KRS
+    cycle: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    key_results: list[KeyResultSpec] = []
 
 
 class MeasurementSpec(_Strict):
@@ -207,10 +223,35 @@ class KpiSpec(_Strict):
 
 
 class ImportSpec(_Strict):
-    cycle: CycleSpec
+    cycle: CycleSpec | None = None
+    cycles: list[CycleSpec] = []
     teams: list[TeamSpec] = []
     objectives: list[ObjectiveSpec] = []
     kpis: list[KpiSpec] = []
+    # Each objective's cycle, settled by `_settle_cycles` once the file is valid.
+    _objective_cycles: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def objective_cycles(self) -> list[str]:
+        return self._objective_cycles
+
+    @model_validator(mode="after")
+    def _one_way_to_say_cycles(self) -> ImportSpec:
+        if self.cycle is not None and self.cycles:
+            raise ValueError("give either cycle or cycles, not both")
+        if self.cycle is None and not self.cycles:
+            raise ValueError("the file needs its cycle (cycle: or cycles:)")
+        return self
+
+    def all_cycles(self) -> list[CycleSpec]:
+        return [self.cycle] if self.cycle is not None else list(self.cycles)
+
+    def aligned_objectives(self) -> list[FileObjective]:
+        """The file's objectives as the parent check sees them."""
+        return [
+            FileObjective(objective.title, objective.team, cycle, objective.parent)
+            for objective, cycle in zip(self.objectives, self.objective_cycles, strict=True)
+        ]
 
     def people(self) -> set[str]:
         """Every person reference in the file (ids and e-mail addresses)."""
@@ -244,13 +285,32 @@ def _reason(error: dict) -> str:
     return message[0].lower() + message[1:] if message else message
 
 
-def _cross_check(spec: ImportSpec, known_teams: set[str], known_kpis: set[str]) -> list[Problem]:
-    """References between sections: teams, KPIs, duplicates."""
+def _cross_check(
+    spec: ImportSpec,
+    known_teams: set[str],
+    known_kpis: set[str],
+    team_parents: Mapping[str, str | None],
+    objectives: Iterable[StoredObjective],
+    known_cycles: set[str],
+    today: dt.date,
+) -> list[Problem]:
+    """References between sections: teams, KPIs, parents, duplicates."""
     problems: list[Problem] = []
+    problems += _duplicates("cycles", [cycle.name for cycle in spec.all_cycles()])
+    problems += _settle_cycles(spec, known_cycles, today)
+    stored_teams = {name: team_parents.get(name) for name in known_teams}
+    problems += resolve_team_parents([(t.name, t.parent) for t in spec.teams], stored_teams)
     teams = {team.name for team in spec.teams} | known_teams
     kpis = {kpi.name for kpi in spec.kpis} | known_kpis
     problems += _duplicates("teams", [team.name for team in spec.teams])
     problems += _duplicates("kpis", [kpi.name for kpi in spec.kpis])
+    problems += _duplicates(
+        "objectives",
+        [
+            f"{o.team}: {c}: {o.title}"
+            for o, c in zip(spec.objectives, spec.objective_cycles, strict=True)
+        ],
+    )
     numbers: set[int] = set()
     for i, objective in enumerate(spec.objectives):
         where = f"objectives[{i}]"
@@ -268,6 +328,32 @@ def _cross_check(spec: ImportSpec, known_teams: set[str], known_kpis: set[str]) 
     for i, kpi in enumerate(spec.kpis):
         if kpi.team not in teams:
             problems.append(Problem(f"kpis[{i}].team", f"unknown team {kpi.team!r}"))
+    if not problems:  # parents are only worth resolving between objectives that are sound
+        problems += resolve_objective_parents(spec.aligned_objectives(), objectives).problems
+    return problems
+
+
+def _settle_cycles(spec: ImportSpec, known_cycles: set[str], today: dt.date) -> list[Problem]:
+    """Each objective's cycle: the one it names, else the file's only cycle, else the file's
+    cycle open today."""
+    cycles = spec.all_cycles()
+    names = {cycle.name for cycle in cycles} | known_cycles
+    open_today = [c.name for c in cycles if c.start <= today <= c.end]
+    default = cycles[0].name if len(cycles) == 1 else (open_today or [None])[0]
+    problems: list[Problem] = []
+    spec.objective_cycles.clear()
+    for index, objective in enumerate(spec.objectives):
+        cycle = objective.cycle or default
+        if cycle is None:
+            listed = ", ".join(c.name for c in cycles)
+            problems.append(
+                Problem(
+                    f"objectives[{index}].cycle", f"no cycle is open today: say which ({listed})"
+                )
+            )
+        elif cycle not in names:
+            problems.append(Problem(f"objectives[{index}].cycle", f"unknown cycle {cycle!r}"))
+        spec.objective_cycles.append(cycle or "")
     return problems
 
 
@@ -287,8 +373,17 @@ def load_import(
     *,
     known_teams: set[str] = frozenset(),  # type: ignore[assignment]
     known_kpis: set[str] = frozenset(),  # type: ignore[assignment]
+    team_parents: Mapping[str, str | None] | None = None,
+    known_objectives: Iterable[StoredObjective] = (),
+    known_cycles: set[str] = frozenset(),  # type: ignore[assignment]
+    today: dt.date | None = None,
 ) -> ImportSpec:
-    """Parse and validate an import file; raise ImportFileError listing every problem."""
+    """Parse and validate an import file; raise ImportFileError listing every problem.
+
+    `team_parents` (stored team name -> its parent's name), `known_objectives` and
+    `known_cycles` are what the workspace already holds, so parents and cycles may name them
+    and loops through them are found; `today` picks the cycle open today for objectives that
+    name none in a file of several cycles."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -303,7 +398,15 @@ def load_import(
     except ValidationError as exc:
         problems = [Problem(_path(e["loc"]), _reason(e)) for e in exc.errors()]
         raise ImportFileError(filename, problems) from None
-    problems = _cross_check(spec, set(known_teams), set(known_kpis))
+    problems = _cross_check(
+        spec,
+        set(known_teams),
+        set(known_kpis),
+        team_parents or {},
+        known_objectives,
+        set(known_cycles),
+        today or dt.date.today(),
+    )
     if problems:
         raise ImportFileError(filename, problems)
     return spec

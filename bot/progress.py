@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.domain import Direction
+from bot.domain import Direction, ProgressFrom
 
 ON_TRACK_MARGIN = 0.10
 AT_RISK_MARGIN = 0.25
@@ -50,8 +52,9 @@ def clamp(progress: float) -> float:
 
 
 def percent(progress: float) -> int:
-    """The whole percent shown to people (half rounds up), clamped to 0–100."""
-    return math.floor(clamp(progress) * 100 + 0.5)
+    """The whole percent shown to people (half rounds up), clamped to 0–100. A hair of
+    tolerance keeps binary fractions honest: (40% + 37.5% + 20%) / 3 shows 33%, as by hand."""
+    return math.floor(clamp(progress) * 100 + 0.5 + 1e-9)
 
 
 def is_exceeded(start: float, target: float, current: float) -> bool:
@@ -93,13 +96,97 @@ def kr_status(
     return status
 
 
-def objective_progress(krs: Iterable[tuple[float, float]]) -> float:
-    """Weighted mean of `(progress, weight)` pairs, each progress clamped to 0–1."""
+def weighted_mean(pairs: Iterable[tuple[float, float]]) -> float | None:
+    """Weighted mean of `(progress, weight)` pairs, each progress clamped to 0–1; `None` when
+    there is nothing to average (no pairs, or no positive weight)."""
     total = weighted = 0.0
-    for progress, weight in krs:
+    for progress, weight in pairs:
         total += weight
         weighted += clamp(progress) * weight
-    return weighted / total if total > 0 else 0.0
+    return weighted / total if total > 0 else None
+
+
+def objective_progress(krs: Iterable[tuple[float, float]]) -> float:
+    """§2's objective progress from its KRs' `(progress, weight)`; 0 when it has none."""
+    mean = weighted_mean(krs)
+    return 0.0 if mean is None else mean
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """An objective as the roll-up sees it: where it sits, what it weighs in its parent, what
+    its progress comes from, and its KRs' `(progress, weight)`."""
+
+    id: int
+    parent_id: int | None
+    weight: float = 1.0
+    progress_from: str = ProgressFrom.KRS
+    krs: tuple[tuple[float, float], ...] = ()
+
+
+def rollup(objectives: Iterable[Aligned]) -> dict[int, float | None]:
+    """Each objective's progress (SPEC §8), `None` when it has nothing to average.
+
+    `krs`: the weighted mean of its KRs; `children`: the weighted mean of the objectives that
+    serve it (each by its own `weight`), skipping those with nothing to show; `both`: one
+    weighted mean over KRs and children together. Children are computed before their parents
+    without recursion, so a tree of any depth is fine; a loop (refused at import) is cut where
+    it closes instead of spinning.
+    """
+    nodes = {node.id: node for node in objectives}
+    children: dict[int, list[int]] = defaultdict(list)
+    for node in nodes.values():
+        if node.parent_id in nodes:
+            children[node.parent_id].append(node.id)
+    done: dict[int, float | None] = {}
+    for root in nodes:
+        _rollup_from(root, nodes, children, done)
+    return done
+
+
+def _rollup_from(
+    root: int,
+    nodes: Mapping[int, Aligned],
+    children: Mapping[int, list[int]],
+    done: dict[int, float | None],
+) -> None:
+    """Post-order walk from `root` with an explicit stack, filling `done`."""
+    if root in done:
+        return
+    entered: set[int] = set()
+    stack = [root]
+    while stack:
+        current = stack[-1]
+        if current not in entered:
+            entered.add(current)
+            waiting = [c for c in children.get(current, ()) if c not in done and c not in entered]
+            stack.extend(waiting)
+            continue
+        stack.pop()
+        if current not in done:
+            done[current] = _own_progress(nodes[current], children.get(current, ()), nodes, done)
+
+
+def _own_progress(
+    node: Aligned,
+    child_ids: Iterable[int],
+    nodes: Mapping[int, Aligned],
+    done: Mapping[int, float | None],
+) -> float | None:
+    pairs: list[tuple[float, float]] = []
+    if node.progress_from in (ProgressFrom.KRS, ProgressFrom.BOTH):
+        pairs += node.krs
+    if node.progress_from in (ProgressFrom.CHILDREN, ProgressFrom.BOTH):
+        for child in child_ids:
+            progress = done.get(child)
+            if progress is not None:
+                pairs.append((progress, nodes[child].weight))
+    return weighted_mean(pairs)
+
+
+def objective_status(progress: float | None, expected: float) -> KrStatus | None:
+    """§2's thresholds applied to an objective's progress; none without progress."""
+    return None if progress is None else kr_status(progress, expected)
 
 
 def _better(value: float, than: float, direction: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
 import logging
 import signal
@@ -17,7 +18,7 @@ from bot.config import Settings
 from bot.errors import ConfigError, NotFound
 from bot.notify import DigestReport
 from bot.server import build_web_app, serve
-from bot.services import checkins, okrs, tokens
+from bot.services import checkins, cycles, okrs, tokens
 from bot.services.container import Services
 from bot.services.exports import export_data, to_csv, to_yaml
 from bot.services.imports import ImportReport, import_file
@@ -29,7 +30,7 @@ from scheduler.digest_jobs import send_digest_now, send_team_digest
 from scheduler.runner import ScheduleRunner
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Workspace
+from storage.models import Cycle, Workspace
 
 log = logging.getLogger("okrbot")
 
@@ -144,6 +145,31 @@ async def import_text(
             text=text,
             filename=filename,
             resolve_email=resolver,
+        )
+    finally:
+        await database.dispose()
+
+
+async def start_cycle(
+    settings: Settings,
+    *,
+    name: str,
+    start: dt.date,
+    end: dt.date,
+    scoring_days: int,
+    workspace: str | None,
+) -> Cycle:
+    """`okrbot cycle start NAME --start D --end D`."""
+    database = await open_database(settings)
+    try:
+        workspace_id = await workspace_id_for(settings, database, workspace)
+        return await cycles.start_cycle(
+            database=database,
+            workspace_id=workspace_id,
+            name=name,
+            start=start,
+            end=end,
+            scoring_days=scoring_days,
         )
     finally:
         await database.dispose()

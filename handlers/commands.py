@@ -30,7 +30,7 @@ QUEUED = N_("Busy moment: your request is queued, and my answer will follow here
 
 # Subcommands never queued behind the commands that write: those that only read, and `add`,
 # whose modal must open within 3 s of its trigger.
-WAIT_FOR_NOTHING = {"status", "mine", "help", "history", "add"}
+WAIT_FOR_NOTHING = {"status", "tree", "mine", "help", "history", "add"}
 
 OKR_SUBCOMMANDS: dict[str, Subcommand] = {**okr.SUBCOMMANDS, **checkin.SUBCOMMANDS}
 KPI_SUBCOMMANDS: dict[str, Subcommand] = {**kpi.SUBCOMMANDS}
@@ -131,11 +131,12 @@ async def share_status(
     await ack()
     services = services_of(context)
     who = await caller(context, client, body["user"]["id"])
-    wanted = {int(part) for part in body["actions"][0]["value"].split(",") if part.isdigit()}
+    team_ids, _, cycle = body["actions"][0]["value"].partition("@")
+    wanted = {int(part) for part in team_ids.split(",") if part.isdigit()}
     teams = await okrs.teams_by_id(
         database=services.database, workspace_id=who.workspace_id, team_ids=wanted
     )
-    message = await okr.status_message(services, who, teams, shareable=False)
+    message = await okr.status_message(services, who, teams, shareable=False, cycle=cycle or None)
     await respond(**message.as_kwargs(), response_type="in_channel", delete_original=True)
 
 

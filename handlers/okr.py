@@ -1,4 +1,4 @@
-"""`/okr` subcommands: status, mine, update, history, add."""
+"""`/okr` subcommands: status, tree, mine, update, history, add."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from bot.blocks.message import Message
 from bot.blocks.modals import build_okr_add
 from bot.blocks.status import build_status
+from bot.blocks.tree import build_tree
 from bot.blocks.updates import build_changes, build_history, build_mine
 from bot.commandtext import ValueText, read_value, split_reference
 from bot.domain import Source
 from bot.errors import InvalidInput
 from bot.i18n import N_, t
-from bot.services import okrs, updates
+from bot.services import okrs, tree, updates
 from bot.services.container import Services
 from handlers.common import Caller, say_no_team, services_of
 from handlers.home import home_changed
@@ -43,12 +44,30 @@ async def status(who: Caller, rest: str, context: AsyncBoltContext, respond: Asy
 
 
 async def status_message(
-    services: Services, who: Caller, teams: list[Team], *, shareable: bool
+    services: Services, who: Caller, teams: list[Team], *, shareable: bool, cycle: str | None = None
 ) -> Message:
     statuses = await okrs.team_status(
-        database=services.database, workspace_id=who.workspace_id, teams=teams, now=services.clock()
+        database=services.database,
+        workspace_id=who.workspace_id,
+        teams=teams,
+        now=services.clock(),
+        cycle_name=cycle,
     )
     return build_status(statuses, who.locale, shareable=shareable)
+
+
+async def show_tree(
+    who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond
+) -> None:
+    """`/okr tree [team|O-n]`: how objectives align, from the top or from a team or one down."""
+    services = services_of(context)
+    found = await tree.tree_for(
+        database=services.database,
+        workspace_id=who.workspace_id,
+        ref=rest or None,
+        now=services.clock(),
+    )
+    await respond(**build_tree(found, who.locale).as_kwargs(), response_type="ephemeral")
 
 
 async def mine(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond) -> None:
@@ -119,4 +138,11 @@ async def add(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncR
     )
 
 
-SUBCOMMANDS = {"status": status, "mine": mine, "update": update, "history": history, "add": add}
+SUBCOMMANDS = {
+    "status": status,
+    "tree": show_tree,
+    "mine": mine,
+    "update": update,
+    "history": history,
+    "add": add,
+}

@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from bot.domain import Direction, InitiativeStatus, Period, PromptState, Role
+from bot.domain import Direction, InitiativeStatus, Level, Period, ProgressFrom, PromptState, Role
 
 # Named constraints let Alembic alter them later (SQLite batch mode needs the names).
 SQLModel.metadata.naming_convention = {
@@ -67,7 +67,7 @@ class PeopleDirectory(SQLModel, table=True):
 
 
 class Cycle(SQLModel, table=True):
-    """An OKR cycle such as `2026-Q4`."""
+    """An OKR cycle such as `2026-Q4`: upcoming, open, scoring in its last `scoring_days`."""
 
     __table_args__ = (UniqueConstraint("workspace_id", "name"),)
 
@@ -76,10 +76,11 @@ class Cycle(SQLModel, table=True):
     name: str = Field(max_length=64)
     start: dt.date
     end: dt.date
+    scoring_days: int = 7
 
 
 class Team(SQLModel, table=True):
-    """A team: its channel and its check-in and digest schedules."""
+    """A team: its place in the organisation, its channel, its check-in and digest schedules."""
 
     __table_args__ = (UniqueConstraint("workspace_id", "name"),)
 
@@ -92,6 +93,8 @@ class Team(SQLModel, table=True):
     remind_after_minutes: int = 240
     close_after_minutes: int = 1440
     digest_schedule: str | None = Field(default=None, max_length=100)
+    level: str = Field(default=Level.TEAM, max_length=16)
+    parent_id: int | None = Field(default=None, foreign_key="team.id", index=True)
 
 
 class Membership(SQLModel, table=True):
@@ -107,7 +110,12 @@ class Membership(SQLModel, table=True):
 
 
 class Objective(SQLModel, table=True):
-    """Where a team wants to go in a cycle."""
+    """Where a team wants to go in a cycle; `O-{id}` to people.
+
+    It may serve (align to) a `parent` objective of the same cycle, weighing `weight` in the
+    parent's roll-up; `progress_from` says whether its own progress comes from its KRs, from the
+    objectives that serve it, or from both.
+    """
 
     __table_args__ = (UniqueConstraint("team_id", "cycle_id", "title"),)
 
@@ -118,6 +126,9 @@ class Objective(SQLModel, table=True):
     title: str = Field(max_length=300)
     owner_id: str | None = Field(default=None, max_length=32)
     position: int = 0
+    parent_id: int | None = Field(default=None, foreign_key="objective.id", index=True)
+    weight: float = 1.0
+    progress_from: str = Field(default=ProgressFrom.KRS, max_length=16)
 
 
 class Kpi(SQLModel, table=True):

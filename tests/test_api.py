@@ -103,6 +103,7 @@ async def test_token_lifecycle_use_then_revoke_gives_401(box: Sandbox) -> None:
     status, body, _ = await call(box, "GET", "/teams", secret)
     assert status == 200
     assert [team["name"] for team in body["teams"]] == [
+        "Acme",
         "Customer Success",
         "Marketing",
         "Sales",

@@ -28,7 +28,7 @@ async def test_demo_starts_from_a_fresh_database(
     await run_demo(tmp_path / "demo.db")
     await run_demo(tmp_path / "demo.db")
     # The second run created everything again: it did not reuse the first run's rows.
-    imported = "imported 1 cycle, 4 teams with 11 members, 3 objectives, 5 key results"
+    imported = "imported 1 cycle, 5 teams with 12 members, 4 objectives, 5 key results"
     assert capsys.readouterr().out.count(imported) == 2
 
 
@@ -53,3 +53,20 @@ async def test_demo_shows_alices_own_home_tab(
     home = home[: home.index("└")]
     assert "Your key results" in home and "KR-1 Increase NPS from 70 to 80" in home
     assert "You don't own any key results" not in home
+
+
+async def test_demo_shows_the_alignment_tree(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await run_demo(tmp_path / "demo.db")
+    out = capsys.readouterr().out
+    tree = out[out.index("Maya types `/okr tree`") :]
+    tree = tree[: tree.index("└")]
+    lines = [line for line in tree.splitlines() if "O-" in line]
+    assert len(lines) == 4
+    assert "▓▓▓░░░░░░░ 33% · 🟡 at risk · O-" in lines[0]
+    assert "Grow a healthy, loved business · Acme · @Maya" in lines[0]
+    assert "\u2003\u2003↳ ▓▓▓▓░░░░░░ 40% · 🟡 at risk · O-" in lines[1]
+    assert "Increase customer satisfaction · Customer Success · @Maya" in lines[1]
+    assert "Make our marketing site convert · Marketing · @Rina" in lines[2]  # teams by name
+    assert "Grow revenue from existing customers · Sales · @Maya" in lines[3]

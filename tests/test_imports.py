@@ -40,8 +40,8 @@ async def export_yaml(database: Database) -> str:
 
 async def test_seed_import_creates_everything(database: Database) -> None:
     report = await load(database, SEED.read_text())
-    assert report.created["team"] == 4
-    assert report.created["objective"] == 3
+    assert report.created["team"] == 5  # four teams and the company
+    assert report.created["objective"] == 4
     assert report.created["key_result"] == 5
     assert report.created["kpi"] == 7
     async with database.session() as session:

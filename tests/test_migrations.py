@@ -1,13 +1,15 @@
 """The schema Alembic builds is exactly the one the models describe, on both databases."""
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from storage.db import Database
-from storage.migrate import upgrade
+from storage.migrate import alembic_config, upgrade
 
 
 def _diff(connection: Connection) -> list:
@@ -38,3 +40,94 @@ async def test_upgrade_twice_is_a_no_op(empty_db_url: str) -> None:
     finally:
         await database.dispose()
     assert diff == []
+
+
+async def downgrade(database: Database, revision: str) -> None:
+    def _downgrade(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_downgrade)
+
+
+async def _insert_flat_workspace(database: Database) -> None:
+    """Rows as revision 0004 knew them: a team, a cycle, an objective and its KR."""
+    statements = [
+        "INSERT INTO workspace (id, name, created_at) VALUES ('T0', 'Acme', '2026-10-01')",
+        'INSERT INTO cycle (id, workspace_id, name, start, "end")'
+        " VALUES (1, 'T0', '2026-Q4', '2026-10-01', '2026-12-31')",
+        "INSERT INTO team (id, workspace_id, name, channel_id, remind_after_minutes,"
+        " close_after_minutes) VALUES (1, 'T0', 'Support', 'C0SUP', 240, 1440)",
+        "INSERT INTO objective (id, workspace_id, team_id, cycle_id, title, owner_id, position)"
+        " VALUES (1, 'T0', 1, 1, 'Answer faster', 'U0M', 0)",
+        "INSERT INTO keyresult (id, workspace_id, number, objective_id, title, owner_id, start,"
+        " target, \"current\", unit, weight, aliases, position, updated_at) VALUES (1, 'T0', 7,"
+        " 1, 'Reply time', 'U0A', 6, 4, 5, 'h', 1, '[]', 0, '2026-10-02')",
+    ]
+    async with database.engine.begin() as connection:
+        for statement in statements:
+            await connection.execute(text(statement))
+
+
+async def test_alignment_upgrade_keeps_a_populated_database(empty_db_url: str) -> None:
+    """Revisions 0005 and 0006 on data from 0004: teams become level `team` with no parent;
+    objectives serve nothing, weigh 1 and roll up from their KRs; nothing else moves."""
+    database = Database.connect(empty_db_url)
+    try:
+        await upgrade(database, "0004")
+        await _insert_flat_workspace(database)
+        await upgrade(database)
+        async with database.engine.connect() as connection:
+            team = (await connection.execute(text("SELECT * FROM team"))).mappings().one()
+            objective = (await connection.execute(text("SELECT * FROM objective"))).mappings().one()
+            kr = (await connection.execute(text("SELECT * FROM keyresult"))).mappings().one()
+            cycle = (await connection.execute(text("SELECT * FROM cycle"))).mappings().one()
+            diff = await connection.run_sync(_diff)
+    finally:
+        await database.dispose()
+    assert (team["level"], team["parent_id"], team["name"], team["channel_id"]) == (
+        "team",
+        None,
+        "Support",
+        "C0SUP",
+    )
+    assert (objective["parent_id"], objective["weight"], objective["progress_from"]) == (
+        None,
+        1.0,
+        "krs",
+    )
+    assert (objective["title"], objective["team_id"], objective["cycle_id"]) == (
+        "Answer faster",
+        1,
+        1,
+    )
+    assert (kr["number"], kr["objective_id"], kr["current"]) == (7, 1, 5.0)
+    assert (cycle["name"], cycle["scoring_days"]) == ("2026-Q4", 7)
+    assert diff == []
+
+
+async def test_alignment_downgrade_and_upgrade_again(empty_db_url: str) -> None:
+    """PostgreSQL undoes 0006 and redoes it; SQLite refuses plainly and keeps everything."""
+    database = Database.connect(empty_db_url)
+    try:
+        await upgrade(database)
+        await _insert_flat_workspace(database)
+        if database.engine.dialect.name == "sqlite":
+            with pytest.raises(NotImplementedError, match="cannot be undone on SQLite"):
+                await downgrade(database, "0005")
+        else:
+            await downgrade(database, "0005")
+            async with database.engine.connect() as connection:
+                columns = await connection.run_sync(
+                    lambda c: {column["name"] for column in inspect(c).get_columns("objective")}
+                )
+            assert "parent_id" not in columns and "weight" not in columns
+            await upgrade(database)
+        async with database.engine.connect() as connection:
+            diff = await connection.run_sync(_diff)
+            count = (await connection.execute(text("SELECT count(*) FROM objective"))).scalar()
+    finally:
+        await database.dispose()
+    assert diff == [] and count == 1

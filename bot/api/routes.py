@@ -168,7 +168,7 @@ async def team_status(request: web.Request) -> web.Response:
         workspace_id=holder.workspace_id,
         teams=[team],
         now=api.services.clock(),
-        cycle=query.cycle,
+        cycle_name=query.cycle,
     )
     return _json(_status(status))
 

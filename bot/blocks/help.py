@@ -15,7 +15,11 @@ def _okr_usage(example: KrView | None, locale: str) -> tuple[tuple[str, str], ..
     if example is not None:
         kr, value = example.short_id, example_value(example, locale)
     return (
-        ("/okr status [team]", N_("where the objectives of this channel's team (or yours) stand")),
+        (
+            "/okr status [team] [cycle]",
+            N_("where the objectives of this channel's team (or yours) stand"),
+        ),
+        ("/okr tree [team|O-n]", N_("how objectives align, from the company down")),
         ("/okr mine", N_("your key results and initiatives")),
         (f"/okr update {kr} {value} [note]", N_("record a new value for a key result")),
         (f"/okr history {kr}", N_("every change to a key result")),

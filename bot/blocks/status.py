@@ -39,15 +39,29 @@ def kr_line(kr: KrView, locale: str) -> str:
 
 
 def _objective_text(objective: ObjectiveView, locale: str) -> str:
-    head = t(
-        locale,
-        "*{title}* — {percent}% · owner {owner}",
-        title=escape(objective.title),
-        percent=percent(objective.progress),
-        owner=mention(objective.owner_id),
-    )
-    lines = [kr_line(kr, locale) for kr in objective.key_results]
-    return "\n".join([head, *lines])
+    title, owner = escape(objective.title), mention(objective.owner_id)
+    if objective.progress is None:  # nothing to average: no progress, not 0%
+        head = t(locale, "*{title}* — `—` · owner {owner}", title=title, owner=owner)
+    else:
+        percentage = percent(objective.progress)
+        head = t(
+            locale,
+            "*{title}* — {percent}% · owner {owner}",
+            title=title,
+            percent=percentage,
+            owner=owner,
+        )
+    lines = [head]
+    if objective.serves is not None:
+        lines.append(serves_line(objective.serves, objective.serves_id, locale))
+    lines += [kr_line(kr, locale) for kr in objective.key_results]
+    return "\n".join(lines)
+
+
+def serves_line(title: str, objective_id: int | None, locale: str) -> str:
+    """What an objective is aligned to: `↳ serves O-1 Grow a healthy, loved business`."""
+    served = f"`O-{objective_id}` {escape(title)}"
+    return "↳ " + t(locale, "serves {objective}", objective=served)
 
 
 @lru_cache(maxsize=256)
@@ -93,7 +107,11 @@ def build_status(
 
 
 def _share_button(statuses: Sequence[TeamStatus], locale: str) -> dict[str, Any]:
+    """Shares what was shown: the teams, and the cycle (`3,5@2026-Q3`), which may be past."""
     value = ",".join(str(status.team_id) for status in statuses)
+    cycle = statuses[0].cycle_name if statuses else None
+    if cycle:
+        value += f"@{cycle}"
     return {
         "type": "actions",
         "elements": [

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain import Role
-from bot.importfile import format_minutes
+from bot.domain import Level, ProgressFrom, Role
+from bot.importfile import DEFAULT_SCORING_DAYS, format_minutes
 from bot.progress import kr_progress, percent
 from storage.db import Database
 from storage.models import (
@@ -29,29 +30,38 @@ from storage.models import (
 
 
 async def export_data(*, database: Database, workspace_id: str) -> dict[str, Any]:
-    """Everything of the workspace's latest cycle, shaped like an import file."""
+    """Everything of the workspace, every cycle, shaped like an import file."""
     async with database.read() as session:
-        cycle = (
+        cycles = (
             await session.exec(
                 select(Cycle)
                 .where(Cycle.workspace_id == workspace_id)
-                .order_by(col(Cycle.start).desc())
+                .order_by(col(Cycle.start), col(Cycle.id))
             )
-        ).first()
+        ).all()
         teams = (
             await session.exec(
                 select(Team).where(Team.workspace_id == workspace_id).order_by(col(Team.id))
             )
         ).all()
         data: dict[str, Any] = {}
-        if cycle is not None:
-            data["cycle"] = {"name": cycle.name, "start": cycle.start, "end": cycle.end}
+        if len(cycles) == 1:
+            data["cycle"] = _cycle(cycles[0])
+        elif cycles:
+            data["cycles"] = [_cycle(cycle) for cycle in cycles]
         data["teams"] = await _teams(session, teams)
         names = {team.id: team.name for team in teams}
         kpis = await _kpis(session, workspace_id, names)
-        data["objectives"] = await _objectives(session, cycle, names, kpis) if cycle else []
+        data["objectives"] = await _objectives(session, cycles, names, kpis) if cycles else []
         data["kpis"] = list(kpis.values())
     return data
+
+
+def _cycle(cycle: Cycle) -> dict[str, Any]:
+    item: dict[str, Any] = {"name": cycle.name, "start": cycle.start, "end": cycle.end}
+    if cycle.scoring_days != DEFAULT_SCORING_DAYS:
+        item["scoring_days"] = cycle.scoring_days
+    return item
 
 
 async def _teams(session: AsyncSession, teams: list[Team]) -> list[dict[str, Any]]:
@@ -60,9 +70,14 @@ async def _teams(session: AsyncSession, teams: list[Team]) -> list[dict[str, Any
     people: dict[tuple[int, str], list[str]] = defaultdict(list)
     for row in rows:
         people[(row.team_id, row.role)].append(row.user_id)
+    names = {team.id: team.name for team in teams}
     out = []
     for team in teams:
         item: dict[str, Any] = {"name": team.name}
+        if team.level != Level.TEAM:
+            item["level"] = team.level
+        if team.parent_id is not None:
+            item["parent"] = names[team.parent_id]
         if team.channel_id:
             item["channel"] = team.channel_id
         item["managers"] = people[(team.id, Role.MANAGER)]
@@ -115,15 +130,22 @@ def _optional(**values: Any) -> dict[str, Any]:
 
 
 async def _objectives(
-    session: AsyncSession, cycle: Cycle, teams: dict[int, str], kpis: dict[int, dict[str, Any]]
+    session: AsyncSession,
+    cycles: Sequence[Cycle],
+    teams: dict[int, str],
+    kpis: dict[int, dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    objectives = (
+    """Every cycle's objectives, cycle by cycle; each names its cycle when there are several."""
+    order = {cycle.id: index for index, cycle in enumerate(cycles)}
+    rows = (
         await session.exec(
             select(Objective)
-            .where(Objective.cycle_id == cycle.id)
+            .where(col(Objective.cycle_id).in_(list(order)))
             .order_by(col(Objective.team_id), col(Objective.position), col(Objective.id))
         )
     ).all()
+    objectives = sorted(rows, key=lambda objective: order[objective.cycle_id])
+    cycle_names = {cycle.id: cycle.name for cycle in cycles} if len(cycles) > 1 else {}
     ids = [objective.id for objective in objectives]
     krs = (
         await session.exec(
@@ -151,15 +173,31 @@ async def _objectives(
     by_objective: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for kr in krs:
         by_objective[kr.objective_id].append(_key_result(kr, kpis, by_kr[kr.id]))
-    return [
-        {
-            "title": objective.title,
-            "team": teams[objective.team_id],
-            **_optional(owner=objective.owner_id),
-            "key_results": by_objective[objective.id],
-        }
+    parents = _parent_refs(objectives)
+    out = []
+    for objective in objectives:
+        item: dict[str, Any] = {"title": objective.title, "team": teams[objective.team_id]}
+        item.update(_optional(cycle=cycle_names.get(objective.cycle_id)))
+        item.update(_optional(owner=objective.owner_id, parent=parents.get(objective.parent_id)))
+        if objective.weight != 1:
+            item["weight"] = objective.weight
+        if objective.progress_from != ProgressFrom.KRS:
+            item["progress_from"] = objective.progress_from
+        item["key_results"] = by_objective[objective.id]
+        out.append(item)
+    return out
+
+
+def _parent_refs(objectives: Sequence[Objective]) -> dict[int | None, str]:
+    """How the file names each objective as a parent: its title, or `O-n` when several
+    objectives of its cycle share that title."""
+    titles = Counter((objective.cycle_id, objective.title) for objective in objectives)
+    return {
+        objective.id: objective.title
+        if titles[(objective.cycle_id, objective.title)] == 1
+        else f"O-{objective.id}"
         for objective in objectives
-    ]
+    }
 
 
 def _key_result(

@@ -7,6 +7,7 @@ KR id or title, KPI name, measurement period), so importing the same file twice 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.alignment import Node, StoredObjective, resolve_objective_parents
 from bot.domain import Role, Source
 from bot.errors import ImportFileError, Problem
 from bot.importfile import (
@@ -65,19 +67,52 @@ async def import_file(
     text: str,
     filename: str,
     resolve_email: EmailResolver | None = None,
+    today: dt.date | None = None,
 ) -> ImportReport:
-    """Validate `text`, resolve e-mail addresses, then apply everything in one transaction."""
+    """Validate `text`, resolve e-mail addresses, then apply everything in one transaction.
+
+    `today` (default: today in UTC) picks the cycle of objectives that name none in a file of
+    several cycles: the one open that day."""
     async with database.session() as session:
-        teams = set(
-            (await session.exec(select(Team.name).where(Team.workspace_id == workspace_id))).all()
+        teams = await _team_parents(session, workspace_id)
+        cycles = set(
+            (await session.exec(select(Cycle.name).where(Cycle.workspace_id == workspace_id))).all()
         )
         kpis = set(
             (await session.exec(select(Kpi.name).where(Kpi.workspace_id == workspace_id))).all()
         )
-    spec = load_import(text, filename, known_teams=teams, known_kpis=kpis)
+        objectives = await _stored_objectives(session, workspace_id)
+    spec = load_import(
+        text,
+        filename,
+        known_teams=set(teams),
+        known_kpis=kpis,
+        team_parents=teams,
+        known_objectives=objectives,
+        known_cycles=cycles,
+        today=today or utcnow().date(),
+    )
+    parents = resolve_objective_parents(spec.aligned_objectives(), objectives).parents
     people = await _resolve_people(spec, filename, resolve_email)
     async with database.session() as session:
-        return await _Importer(session, workspace_id, people).apply(spec)
+        return await _Importer(session, workspace_id, people).apply(spec, parents)
+
+
+async def _team_parents(session: AsyncSession, workspace_id: str) -> dict[str, str | None]:
+    """Every stored team's name, with its parent team's name."""
+    rows = (await session.exec(select(Team).where(Team.workspace_id == workspace_id))).all()
+    names = {team.id: team.name for team in rows}
+    return {team.name: names.get(team.parent_id) for team in rows}  # type: ignore[arg-type]
+
+
+async def _stored_objectives(session: AsyncSession, workspace_id: str) -> list[StoredObjective]:
+    query = (
+        select(Objective.id, Objective.title, Team.name, Cycle.name, Objective.parent_id)
+        .join(Team, col(Team.id) == Objective.team_id)
+        .join(Cycle, col(Cycle.id) == Objective.cycle_id)
+        .where(Objective.workspace_id == workspace_id)
+    )
+    return [StoredObjective(*row) for row in (await session.exec(query)).all()]
 
 
 def _person_refs(spec: ImportSpec) -> Iterator[tuple[str, str]]:
@@ -133,6 +168,8 @@ class _Importer:
         self.report = ImportReport()
         self.teams: dict[str, Team] = {}
         self.kpis: dict[str, Kpi] = {}
+        self.cycles: dict[str, Cycle] = {}
+        self.fresh: set[int] = set()  # rows this import created: later touches are not updates
 
     def _user(self, ref: str | None) -> str | None:
         return self.people[ref] if ref else None
@@ -144,25 +181,43 @@ class _Importer:
                 setattr(row, name, value)
                 changed = True
         if changed:
-            self.report.updated[kind] += 1
+            if id(row) not in self.fresh:
+                self.report.updated[kind] += 1
             self.session.add(row)
 
     async def _add(self, row: object, kind: str) -> None:
         self.session.add(row)
         await self.session.flush()
         self.report.created[kind] += 1
+        self.fresh.add(id(row))
 
-    async def apply(self, spec: ImportSpec) -> ImportReport:
+    async def apply(self, spec: ImportSpec, parents: dict[int, Node | None]) -> ImportReport:
         await self._workspace()
         await self._people()
-        cycle = await self._cycle(spec.cycle)
+        for cycle_spec in spec.all_cycles():
+            await self._cycle(cycle_spec)
         await self._load_existing()
         for team_spec in spec.teams:
             await self._team(team_spec)
+        for team_spec in spec.teams:  # a parent may come later in the file
+            parent = self.teams[team_spec.parent].id if team_spec.parent else None
+            self._set(self.teams[team_spec.name], "team", parent_id=parent)
         for kpi_spec in spec.kpis:
             await self._kpi(kpi_spec)
-        for position, objective_spec in enumerate(spec.objectives):
-            await self._objective(objective_spec, cycle, position)
+        written = [
+            await self._objective(objective_spec, self.cycles[cycle], position)
+            for position, (objective_spec, cycle) in enumerate(
+                zip(spec.objectives, spec.objective_cycles, strict=True)
+            )
+        ]
+        for index, objective in enumerate(written):
+            parent = parents.get(index)
+            if parent is None:
+                parent_id = None
+            else:
+                kind, key = parent
+                parent_id = written[key].id if kind == "file" else key
+            self._set(objective, "objective", parent_id=parent_id)
         return self.report
 
     async def _workspace(self) -> None:
@@ -184,25 +239,25 @@ class _Importer:
             elif email:
                 self._set(person, "person", email=email)
 
-    async def _cycle(self, spec: CycleSpec) -> Cycle:
+    async def _cycle(self, spec: CycleSpec) -> None:
         query = select(Cycle).where(
             Cycle.workspace_id == self.workspace_id, Cycle.name == spec.name
         )
         cycle = (await self.session.exec(query)).first()
+        values = {"start": spec.start, "end": spec.end, "scoring_days": spec.scoring_days}
         if cycle is None:
-            cycle = Cycle(
-                workspace_id=self.workspace_id, name=spec.name, start=spec.start, end=spec.end
-            )
+            cycle = Cycle(workspace_id=self.workspace_id, name=spec.name, **values)
             await self._add(cycle, "cycle")
         else:
-            self._set(cycle, "cycle", start=spec.start, end=spec.end)
-        return cycle
+            self._set(cycle, "cycle", **values)
 
     async def _load_existing(self) -> None:
         teams = await self.session.exec(select(Team).where(Team.workspace_id == self.workspace_id))
         self.teams = {team.name: team for team in teams.all()}
         kpis = await self.session.exec(select(Kpi).where(Kpi.workspace_id == self.workspace_id))
         self.kpis = {kpi.name: kpi for kpi in kpis.all()}
+        query = select(Cycle).where(Cycle.workspace_id == self.workspace_id)
+        self.cycles = {cycle.name: cycle for cycle in (await self.session.exec(query)).all()}
 
     async def _team(self, spec: TeamSpec) -> None:
         values = {
@@ -212,6 +267,7 @@ class _Importer:
             "remind_after_minutes": spec.checkin.remind_after if spec.checkin else 240,
             "close_after_minutes": spec.checkin.close_after if spec.checkin else 1440,
             "digest_schedule": spec.digest.schedule if spec.digest else None,
+            "level": str(spec.level),
         }
         team = self.teams.get(spec.name)
         if team is None:
@@ -279,7 +335,7 @@ class _Importer:
             )
             await self._add(row, "measurement")
 
-    async def _objective(self, spec: ObjectiveSpec, cycle: Cycle, position: int) -> None:
+    async def _objective(self, spec: ObjectiveSpec, cycle: Cycle, position: int) -> Objective:
         team = self.teams[spec.team]
         query = select(Objective).where(
             Objective.team_id == team.id,
@@ -287,20 +343,26 @@ class _Importer:
             Objective.title == spec.title,
         )
         objective = (await self.session.exec(query)).first()
+        values = {
+            "owner_id": self._user(spec.owner),
+            "position": position,
+            "weight": spec.weight,
+            "progress_from": str(spec.progress_from),
+        }
         if objective is None:
             objective = Objective(
                 workspace_id=self.workspace_id,
                 team_id=team.id,
                 cycle_id=cycle.id,
                 title=spec.title,
-                owner_id=self._user(spec.owner),
-                position=position,
+                **values,
             )
             await self._add(objective, "objective")
         else:
-            self._set(objective, "objective", owner_id=self._user(spec.owner), position=position)
+            self._set(objective, "objective", **values)
         for kr_position, kr_spec in enumerate(spec.key_results):
             await self._key_result(kr_spec, objective, kr_position)
+        return objective
 
     async def _find_kr(self, spec: KeyResultSpec, objective: Objective) -> KeyResult | None:
         if spec.number is not None:

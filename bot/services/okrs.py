@@ -11,19 +11,22 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import Select, bindparam, case, func, true
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain import ProgressFrom
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import N_
 from bot.progress import (
+    Aligned,
     KrStatus,
-    clamp,
     expected_progress,
     is_exceeded,
     kr_progress,
     kr_status,
-    objective_progress,
+    rollup,
+    weighted_mean,
 )
 from storage.db import Database
 from storage.models import (
@@ -62,10 +65,20 @@ class KrView:
 
 @dataclass(frozen=True)
 class ObjectiveView:
+    """An objective as `/okr status` shows it: `progress` is None when it has nothing to
+    average (shown `—`); `serves` is the title of the objective it is aligned to."""
+
     title: str
     owner_id: str | None
-    progress: float
+    progress: float | None
     key_results: tuple[KrView, ...]
+    id: int = 0
+    serves: str | None = None
+    serves_id: int | None = None
+
+    @property
+    def short_id(self) -> str:
+        return f"O-{self.id}"
 
 
 @dataclass(frozen=True)
@@ -211,23 +224,44 @@ async def status_for(
     name: str | None,
     now: dt.datetime,
 ) -> list[TeamStatus]:
-    """`/okr status`: the named team, else the channel's, else the caller's teams, and where
-    they stand. In a team channel (the usual case) this is a single statement."""
-    params = {"workspace_id": workspace_id, "today": now.date()}
+    """`/okr status [team] [cycle]`: the named team, else the channel's, else the caller's
+    teams, and where they stand in the current cycle or the one named (`2026-Q3`). In a team
+    channel (the usual case) this is a single statement."""
+    params: dict[str, Any] = {"workspace_id": workspace_id, "today": now.date()}
+    statements = _STATUS_NOW
     async with database.read() as session:
         if name:
+            name, cycle_name = await _split_cycle(session, workspace_id, name)
+            if cycle_name is not None:
+                statements, params["cycle_name"] = _STATUS_IN_CYCLE, cycle_name
+        if name:
             teams = await _find_teams(session, workspace_id, user_id, None, name)
-            query, params["team_ids"] = _STATUS_OF_TEAMS, [team.id for team in teams]
-            rows = (await session.exec(query, params=params)).all() if teams else []  # type: ignore[call-overload]
-            return _assemble(rows, now)
-        rows = []
-        if channel_id:
-            params["channel_id"] = channel_id
-            rows = (await session.exec(_STATUS_OF_CHANNEL, params=params)).all()  # type: ignore[call-overload]
-        if not rows:
-            params["user_id"] = user_id
-            rows = (await session.exec(_STATUS_OF_USER, params=params)).all()  # type: ignore[call-overload]
-    return _assemble(rows, now)
+            params["team_ids"] = [team.id for team in teams]
+            rows = (await session.exec(statements["teams"], params=params)).all() if teams else []  # type: ignore[call-overload]
+        else:
+            rows = []
+            if channel_id:
+                params["channel_id"] = channel_id
+                rows = (await session.exec(statements["channel"], params=params)).all()  # type: ignore[call-overload]
+            if not rows:
+                params["user_id"] = user_id
+                rows = (await session.exec(statements["user"], params=params)).all()  # type: ignore[call-overload]
+        rolled = await _rolled_up_if_needed(session, rows, params)
+    return _assemble(rows, now, rolled)
+
+
+async def _split_cycle(
+    session: AsyncSession, workspace_id: str, words: str
+) -> tuple[str | None, str | None]:
+    """`Sales 2026-Q3` -> (`Sales`, `2026-Q3`) when the last word names a cycle; `2026-Q3`
+    alone -> (None, `2026-Q3`); otherwise the words are all a team's name."""
+    head, _, last = words.strip().rpartition(" ")
+    query = select(Cycle.name).where(Cycle.workspace_id == workspace_id)
+    names = {name.casefold(): name for name in (await session.exec(query)).all()}
+    cycle = names.get(last.casefold())
+    if cycle is None:
+        return words, None
+    return head.strip() or None, cycle
 
 
 async def team_status(
@@ -236,38 +270,72 @@ async def team_status(
     workspace_id: str,
     teams: Sequence[Team],
     now: dt.datetime,
-    cycle: str | None = None,
+    cycle_name: str | None = None,
 ) -> list[TeamStatus]:
     """Objectives and KRs of each team in the current cycle, or in the cycle named."""
-    params = {"workspace_id": workspace_id, "today": now.date(), "team_ids": [t.id for t in teams]}
-    query = _STATUS_OF_TEAMS
+    params: dict[str, Any] = {
+        "workspace_id": workspace_id,
+        "today": now.date(),
+        "team_ids": [t.id for t in teams],
+    }
+    statements = _STATUS_NOW
+    if cycle_name:
+        statements, params["cycle_name"] = _STATUS_IN_CYCLE, cycle_name
     async with database.read() as session:
-        if cycle is not None:
-            found = select(Cycle.id).where(Cycle.workspace_id == workspace_id, Cycle.name == cycle)
-            if (await session.exec(found)).first() is None:
-                raise NotFound(what=f"cycle {cycle}")
-            query, params["cycle_name"] = _STATUS_OF_TEAMS_IN_CYCLE, cycle
-        rows = (await session.exec(query, params=params)).all()  # type: ignore[call-overload]
-    return _assemble(rows, now)
+        if cycle_name:
+            named = select(Cycle.id).where(
+                Cycle.workspace_id == workspace_id, Cycle.name == cycle_name
+            )
+            if (await session.exec(named)).first() is None:
+                raise NotFound(what=f"cycle {cycle_name}")
+        rows = (await session.exec(statements["teams"], params=params)).all()  # type: ignore[call-overload]
+        rolled = await _rolled_up_if_needed(session, rows, params)
+    return _assemble(rows, now, rolled)
 
 
-def _status_query(which_teams: Any, cycle_query: Select | None = None) -> Select:
+async def _rolled_up_if_needed(
+    session: AsyncSession, rows: Sequence[Any], params: dict[str, Any]
+) -> tuple[tuple[int, float | None], ...]:
+    """Most objectives take their progress from their own KRs, which the status rows hold.
+    Only when one rolls up the objectives serving it is the cycle's tree read: one more
+    statement, whatever the number of objectives."""
+    if all(row.o_progress_from in (None, ProgressFrom.KRS) for row in rows):
+        return ()
+    tree = _TREE_ROWS_OF_CYCLE if "cycle_name" in params else TREE_ROWS
+    cycle = {key: params[key] for key in ("workspace_id", "today", "cycle_name") if key in params}
+    tree_rows = (await session.exec(tree, params=cycle)).all()  # type: ignore[call-overload]
+    return tuple(sorted(rollup(aligned_objectives(tree_rows)).items()))
+
+
+def _cycle_cte(named: bool) -> Any:
+    """The cycle a statement reads: the current one, or the one named `cycle_name`."""
+    if named:
+        query = select(Cycle).where(
+            Cycle.workspace_id == bindparam("workspace_id"), Cycle.name == bindparam("cycle_name")
+        )
+    else:
+        query = current_cycle_query(bindparam("workspace_id"), bindparam("today"))
+    return query.cte("cycle_now")
+
+
+def _status_query(which_teams: Any, *, named_cycle: bool = False) -> Select:
     """Teams, the current cycle, their objectives in it and their KRs, in one statement.
 
     Built once with bound parameters: `/okr status` is the hottest read in the product, and
     SQLAlchemy then skips re-building and re-compiling it on every request. KR columns keep
     their names so a row reads like a KeyResult (`KrFields`); the others are prefixed.
     """
-    if cycle_query is None:
-        cycle_query = current_cycle_query(bindparam("workspace_id"), bindparam("today"))
-    cycle = cycle_query.cte("cycle_now")
-    objective = (Objective.id, Objective.title, Objective.owner_id)
+    cycle = _cycle_cte(named_cycle)
+    objective = (Objective.id, Objective.title, Objective.owner_id, Objective.progress_from)
+    parent = aliased(Objective)
     return (
         select(
             col(Team.id).label("t_id"),
             col(Team.name).label("t_name"),
             *KR_COLUMNS,
             *[column.label(f"o_{column.key}") for column in objective],
+            col(parent.id).label("p_id"),
+            col(parent.title).label("p_title"),
             cycle.c.name.label("cycle_name"),
             cycle.c.start.label("cycle_start"),
             cycle.c.end.label("cycle_end"),
@@ -277,6 +345,7 @@ def _status_query(which_teams: Any, cycle_query: Select | None = None) -> Select
         .outerjoin(
             Objective, (col(Objective.cycle_id) == cycle.c.id) & (col(Objective.team_id) == Team.id)
         )
+        .outerjoin(parent, col(parent.id) == Objective.parent_id)
         .outerjoin(KeyResult, col(KeyResult.objective_id) == Objective.id)
         .where(Team.workspace_id == bindparam("workspace_id"), which_teams)
         .order_by(
@@ -289,31 +358,91 @@ def _status_query(which_teams: Any, cycle_query: Select | None = None) -> Select
     )
 
 
-_STATUS_OF_TEAMS = _status_query(col(Team.id).in_(bindparam("team_ids", expanding=True)))
-_STATUS_OF_TEAMS_IN_CYCLE = _status_query(
-    col(Team.id).in_(bindparam("team_ids", expanding=True)),
-    select(Cycle).where(
-        Cycle.workspace_id == bindparam("workspace_id"), Cycle.name == bindparam("cycle_name")
-    ),
-)
-_STATUS_OF_CHANNEL = _status_query(Team.channel_id == bindparam("channel_id"))
-_STATUS_OF_USER = _status_query(
-    col(Team.id).in_(select(Membership.team_id).where(Membership.user_id == bindparam("user_id")))
-)
+def _tree_query(*, named_cycle: bool = False) -> Select:
+    """Every objective of the cycle with its team and its KRs' numbers, one row per KR (or one
+    for an objective without KRs): what the roll-up and `/okr tree` read."""
+    cycle = _cycle_cte(named_cycle)
+    return (
+        select(
+            col(Objective.id).label("o_id"),
+            col(Objective.parent_id).label("o_parent_id"),
+            col(Objective.weight).label("o_weight"),
+            col(Objective.progress_from).label("o_progress_from"),
+            col(Objective.title).label("o_title"),
+            col(Objective.owner_id).label("o_owner_id"),
+            col(Objective.position).label("o_position"),
+            col(Team.id).label("t_id"),
+            col(Team.name).label("t_name"),
+            col(Team.level).label("t_level"),
+            col(KeyResult.id).label("kr_id"),
+            KeyResult.start,
+            KeyResult.target,
+            KeyResult.current,
+            KeyResult.weight,
+            cycle.c.name.label("cycle_name"),
+            cycle.c.start.label("cycle_start"),
+            cycle.c.end.label("cycle_end"),
+        )
+        .select_from(cycle)
+        .join(Objective, col(Objective.cycle_id) == cycle.c.id)
+        .join(Team, col(Team.id) == Objective.team_id)
+        .outerjoin(KeyResult, col(KeyResult.objective_id) == Objective.id)
+        .order_by(col(Objective.id), col(KeyResult.position), col(KeyResult.id))
+    )
 
 
-def _assemble(rows: Sequence[Any], now: dt.datetime) -> list[TeamStatus]:
-    """Rows of (team, KR, objective, cycle) into each team's objectives with their KR views.
+TREE_ROWS = _tree_query()
+_TREE_ROWS_OF_CYCLE = _tree_query(named_cycle=True)
+
+
+def aligned_objectives(rows: Sequence[Any]) -> list[Aligned]:
+    """Tree rows as the roll-up's input: each objective with its KRs' (progress, weight)."""
+    krs: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    first: dict[int, Any] = {}
+    for row in rows:
+        first.setdefault(row.o_id, row)
+        if row.kr_id is not None:
+            krs[row.o_id].append((kr_progress(row.start, row.target, row.current), row.weight))
+    return [
+        Aligned(o_id, row.o_parent_id, row.o_weight, row.o_progress_from, tuple(krs[o_id]))
+        for o_id, row in first.items()
+    ]
+
+
+_OF_TEAMS = col(Team.id).in_(bindparam("team_ids", expanding=True))
+_OF_CHANNEL = Team.channel_id == bindparam("channel_id")
+_OF_USER = col(Team.id).in_(
+    select(Membership.team_id).where(Membership.user_id == bindparam("user_id"))
+)
+_STATUS_OF_TEAMS = _status_query(_OF_TEAMS)
+_STATUS_OF_CHANNEL = _status_query(_OF_CHANNEL)
+_STATUS_OF_USER = _status_query(_OF_USER)
+_STATUS_NOW = {"teams": _STATUS_OF_TEAMS, "channel": _STATUS_OF_CHANNEL, "user": _STATUS_OF_USER}
+# The same for a cycle named by the caller (`/okr status Sales 2026-Q3`): not the hot path.
+_STATUS_IN_CYCLE = {
+    "teams": _status_query(_OF_TEAMS, named_cycle=True),
+    "channel": _status_query(_OF_CHANNEL, named_cycle=True),
+    "user": _status_query(_OF_USER, named_cycle=True),
+}
+
+
+def _assemble(
+    rows: Sequence[Any], now: dt.datetime, rolled: tuple[tuple[int, float | None], ...] = ()
+) -> list[TeamStatus]:
+    """Rows of (team, KR, objective, parent, cycle) into each team's objectives with their KR
+    views; `rolled` holds the cycle's roll-up when an objective needs it.
 
     Building the views is most of what a status costs, and most statuses are asked of data
     that has not changed: the same rows in the same minute give the same views, kept."""
     if not rows:
         return []
-    return list(_assemble_rows(tuple(rows), now.replace(second=0, microsecond=0)))
+    return list(_assemble_rows(tuple(rows), now.replace(second=0, microsecond=0), rolled))
 
 
 @lru_cache(maxsize=256)
-def _assemble_rows(rows: tuple[Any, ...], now: dt.datetime) -> tuple[TeamStatus, ...]:
+def _assemble_rows(
+    rows: tuple[Any, ...], now: dt.datetime, rolled: tuple[tuple[int, float | None], ...]
+) -> tuple[TeamStatus, ...]:
     first = rows[0]
     cycle_name = first.cycle_name
     expected = expected_progress(first.cycle_start, first.cycle_end, now) if cycle_name else 0.0
@@ -328,10 +457,18 @@ def _assemble_rows(rows: tuple[Any, ...], now: dt.datetime) -> tuple[TeamStatus,
         if row.id is not None:
             krs[row.o_id].append(kr_view(row, expected))
     by_team: dict[int, list[ObjectiveView]] = defaultdict(list)
+    progress_of = dict(rolled)
     for objective_id, (team_id, row) in objectives.items():
         views = tuple(krs[objective_id])
-        progress = objective_progress((kr.progress, kr.weight) for kr in views)
-        by_team[team_id].append(ObjectiveView(row.o_title, row.o_owner_id, clamp(progress), views))
+        if objective_id in progress_of:
+            progress = progress_of[objective_id]
+        else:
+            progress = weighted_mean((kr.progress, kr.weight) for kr in views)
+        by_team[team_id].append(
+            ObjectiveView(
+                row.o_title, row.o_owner_id, progress, views, objective_id, row.p_title, row.p_id
+            )
+        )
     return tuple(
         TeamStatus(team_id, name, cycle_name, expected, tuple(by_team[team_id]))
         for team_id, name in teams.items()
