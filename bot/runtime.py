@@ -7,6 +7,8 @@ import datetime as dt
 import gc
 import logging
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
@@ -117,6 +119,19 @@ async def workspace_id_for(settings: Settings, database: Database, given: str | 
     return str(answer["team_id"])
 
 
+@asynccontextmanager
+async def workspace_database(
+    settings: Settings, workspace: str | None
+) -> AsyncIterator[tuple[Database, str]]:
+    """For a one-shot command: the database (migrated) and the workspace it acts on (see
+    `workspace_id_for`), disposed of when the command is done."""
+    database = await open_database(settings)
+    try:
+        yield database, await workspace_id_for(settings, database, workspace)
+    finally:
+        await database.dispose()
+
+
 def email_resolver(client: AsyncWebClient):  # noqa: ANN201 - returns bot.services.imports.EmailResolver
     """Resolve e-mail addresses with `users.lookupByEmail`; unknown addresses give None."""
 
@@ -135,9 +150,7 @@ def email_resolver(client: AsyncWebClient):  # noqa: ANN201 - returns bot.servic
 async def import_text(
     settings: Settings, text: str, *, filename: str, workspace: str | None
 ) -> ImportReport:
-    database = await open_database(settings)
-    try:
-        workspace_id = await workspace_id_for(settings, database, workspace)
+    async with workspace_database(settings, workspace) as (database, workspace_id):
         resolver = email_resolver(make_client(settings)) if settings.slack_bot_token else None
         return await import_file(
             database=database,
@@ -146,8 +159,6 @@ async def import_text(
             filename=filename,
             resolve_email=resolver,
         )
-    finally:
-        await database.dispose()
 
 
 async def start_cycle(
@@ -160,9 +171,7 @@ async def start_cycle(
     workspace: str | None,
 ) -> Cycle:
     """`okrbot cycle start NAME --start D --end D`."""
-    database = await open_database(settings)
-    try:
-        workspace_id = await workspace_id_for(settings, database, workspace)
+    async with workspace_database(settings, workspace) as (database, workspace_id):
         return await cycles.start_cycle(
             database=database,
             workspace_id=workspace_id,
@@ -171,25 +180,17 @@ async def start_cycle(
             end=end,
             scoring_days=scoring_days,
         )
-    finally:
-        await database.dispose()
 
 
 async def export_text(settings: Settings, *, fmt: str, workspace: str | None) -> str:
-    database = await open_database(settings)
-    try:
-        workspace_id = await workspace_id_for(settings, database, workspace)
+    async with workspace_database(settings, workspace) as (database, workspace_id):
         data = await export_data(database=database, workspace_id=workspace_id)
-    finally:
-        await database.dispose()
     return to_csv(data) if fmt == "csv" else to_yaml(data)
 
 
 async def send_digest(settings: Settings, *, team: str, workspace: str | None) -> DigestReport:
     """`okrbot digest send --team NAME`: the team's digest to its managers and channel, now."""
-    database = await open_database(settings)
-    try:
-        workspace_id = await workspace_id_for(settings, database, workspace)
+    async with workspace_database(settings, workspace) as (database, workspace_id):
         found = await okrs.find_teams(
             database=database, workspace_id=workspace_id, user_id="", name=team
         )
@@ -198,8 +199,6 @@ async def send_digest(settings: Settings, *, team: str, workspace: str | None) -
             raise NotFound(what=f"exactly one team called {team!r} (found: {names})")
         services = Services(settings=settings, database=database)
         report = await send_digest_now(services, make_client(settings), found[0])
-    finally:
-        await database.dispose()
     assert report is not None  # the team was just found
     return report
 
@@ -207,15 +206,11 @@ async def send_digest(settings: Settings, *, team: str, workspace: str | None) -
 async def start_checkin(settings: Settings, *, team: str, workspace: str | None) -> tuple[str, int]:
     """`okrbot checkin start --team NAME`: open a round now and send its prompts; the team's
     name and how many prompts went out."""
-    database = await open_database(settings)
-    try:
-        workspace_id = await workspace_id_for(settings, database, workspace)
+    async with workspace_database(settings, workspace) as (database, workspace_id):
         found = await checkins.find_team(database=database, name=team, workspace_id=workspace_id)
         services = Services(settings=settings, database=database)
         work = await checkin_jobs.start_round(services, make_client(settings), found.id or 0)
         sent = await checkins.sent_count(database=database, round_id=work.round_id)
-    finally:
-        await database.dispose()
     return found.name, sent
 
 
@@ -223,46 +218,30 @@ async def create_api_token(
     settings: Settings, *, name: str, scopes: str, workspace: str | None
 ) -> IssuedToken:
     """`okrbot token create`: a new API token, returned once."""
-    database = await open_database(settings)
-    try:
-        workspace_id = await workspace_id_for(settings, database, workspace)
+    async with workspace_database(settings, workspace) as (database, workspace_id):
         return await tokens.create_token(
             database=database,
             workspace_id=workspace_id,
             name=name,
             scopes=tokens.parse_scopes(scopes),
         )
-    finally:
-        await database.dispose()
 
 
 async def list_api_tokens(settings: Settings, *, workspace: str | None) -> list[TokenInfo]:
-    database = await open_database(settings)
-    try:
-        workspace_id = await workspace_id_for(settings, database, workspace)
+    async with workspace_database(settings, workspace) as (database, workspace_id):
         return await tokens.list_tokens(database=database, workspace_id=workspace_id)
-    finally:
-        await database.dispose()
 
 
 async def revoke_api_token(settings: Settings, *, name: str, workspace: str | None) -> None:
-    database = await open_database(settings)
-    try:
-        workspace_id = await workspace_id_for(settings, database, workspace)
+    async with workspace_database(settings, workspace) as (database, workspace_id):
         await tokens.revoke_token(database=database, workspace_id=workspace_id, name=name)
-    finally:
-        await database.dispose()
 
 
 async def import_kpi_history(
     settings: Settings, text: str, *, filename: str, workspace: str | None
 ) -> HistoryReport:
     """`okrbot kpi import FILE.csv`: KPI history, all or nothing."""
-    database = await open_database(settings)
-    try:
-        workspace_id = await workspace_id_for(settings, database, workspace)
+    async with workspace_database(settings, workspace) as (database, workspace_id):
         return await import_history(
             database=database, workspace_id=workspace_id, text=text, filename=filename
         )
-    finally:
-        await database.dispose()
