@@ -1,8 +1,9 @@
 """KPI alerts (SPEC §5): when a KPI moves into `warn` or `off`, or recovers to `ok`, its team's
 channel and managers hear it at once; one alert per KPI per change of state, never a storm.
 
-`Kpi.alert_state` is the state last announced. After a measurement (or an undo) the KPI's
-status is read back from its latest period and the change is claimed with one conditional
+`Kpi.alert_state` is the state last announced. At the end of the unit of work that logged (or
+undid) a measurement, the KPI's status is read back from its latest period and the change is
+claimed in that same unit with one conditional
 `UPDATE kpi SET alert_state = :new WHERE id = :id AND alert_state IS DISTINCT FROM :new`: when
 two writers race to announce the same change, exactly one of them sees its row updated. Before
 a KPI's first alert the stored state is empty; the status of the value before the change stands
@@ -21,7 +22,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.domain import Role
 from bot.progress import KpiStatus, kpi_status
 from bot.services.digests import KpiLine, Recipient, load_kpi_lines
-from storage.db import Database
 from storage.models import Kpi, Membership, Person, Team
 
 
@@ -39,49 +39,35 @@ class KpiAlert:
         return self.kpi.status
 
 
-async def claim_kpi_alerts(
-    *, database: Database, workspace_id: str, previous: Mapping[int, float | None]
-) -> list[KpiAlert]:
-    """The alerts this caller won, for KPIs that may have changed state.
+async def claim_in(
+    session: AsyncSession, workspace_id: str, previous: Mapping[int, float | None]
+) -> dict[int, KpiAlert]:
+    """The alerts won by the write unit that changed these KPIs, by KPI id.
 
-    `previous` maps each KPI id to its latest value before the change (None for a first one).
-    """
-    moved = await _moved(database, workspace_id, previous)
-    if not moved:
-        return []  # the usual case: no KPI changed state, and no write unit is needed
-
-    async def claim(session: AsyncSession) -> list[KpiAlert]:
-        found = [await _claim_one(session, workspace_id, kpi_id, moved[kpi_id]) for kpi_id in moved]
-        return [alert for alert in found if alert is not None]
-
-    return await database.transact(claim)
-
-
-async def _moved(
-    database: Database, workspace_id: str, previous: Mapping[int, float | None]
-) -> dict[int, float | None]:
-    """The KPIs whose state is not the one last announced: the only ones worth a claim."""
-    async with database.read() as session:
-        found = await load_kpi_lines(
-            session, col(Kpi.id).in_(list(previous)), Kpi.workspace_id == workspace_id
-        )
-    return {
-        kpi.id or 0: previous[kpi.id or 0]
-        for kpi, line in found
-        if line is not None and kpi.alert_state != line.status.value
-    }
+    Called at the end of that unit, so the claim commits (or rolls back) with the change
+    itself. `previous` maps each KPI id to its latest value before the unit (None for a first
+    one). A KPI whose state is the one last announced costs nothing beyond one query for all."""
+    if not previous:
+        return {}
+    found = await load_kpi_lines(
+        session, col(Kpi.id).in_(list(previous)), Kpi.workspace_id == workspace_id
+    )
+    won: dict[int, KpiAlert] = {}
+    for kpi, line in found:
+        if line is None or kpi.alert_state == line.status.value:
+            continue  # the usual case: no change of state, nothing to claim
+        alert = await _claim_one(session, kpi, line, previous[kpi.id or 0])
+        if alert is not None:
+            won[kpi.id or 0] = alert
+    return won
 
 
 async def _claim_one(
-    session: AsyncSession, workspace_id: str, kpi_id: int, old: float | None
+    session: AsyncSession, kpi: Kpi, line: KpiLine, old: float | None
 ) -> KpiAlert | None:
-    found = await load_kpi_lines(session, Kpi.id == kpi_id, Kpi.workspace_id == workspace_id)
-    if not found or found[0][1] is None:
-        return None
-    kpi, line = found[0]
     before = _announced(kpi, old)
-    if not await _claim(session, kpi_id, line.status):
-        return None  # already the announced state, or another writer announced it
+    if not await _claim(session, kpi.id or 0, line.status):
+        return None  # another writer announced it
     if before == line.status or (before is None and line.status is KpiStatus.OK):
         return None  # the first state recorded, with nothing new to tell
     team = await session.get(Team, kpi.team_id)

@@ -8,6 +8,7 @@ managers. Everything is kept with author and source, so nothing is beyond undo.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from bot.domain import Role, Source
 from bot.errors import NotAllowed, NotFound
 from bot.i18n import N_
 from bot.progress import KpiStatus, KrStatus, expected_progress, kpi_status, kr_progress, kr_status
+from bot.services.alerts import KpiAlert, claim_in
 from bot.services.okrs import current_cycle, find_kr_in
 from storage.db import Database, insert_later
 from storage.models import (
@@ -76,6 +78,31 @@ class Change:
     progress: float | None = None
     status: KrStatus | KpiStatus | None = None
     via_kpi: str | None = None
+    alert: KpiAlert | None = dataclasses.field(default=None, compare=False, repr=False)
+
+
+async def with_alerts(
+    session: AsyncSession, workspace_id: str, changes: list[Change]
+) -> list[Change]:
+    """The changes, a KPI's first one carrying the alert this unit of work won for it.
+
+    Every unit that logs or reverts KPI values ends with this, so that the claim commits with
+    the change; `notify.announce_kpi_changes` posts what the changes carry after the commit."""
+    previous: dict[int, float | None] = {}
+    for change in changes:
+        if change.kind == "kpi":
+            previous.setdefault(change.item_id, _number(change.old))
+    won = await claim_in(session, workspace_id, previous)
+    return [
+        dataclasses.replace(change, alert=won.pop(change.item_id))
+        if change.kind == "kpi" and change.item_id in won
+        else change
+        for change in changes
+    ]
+
+
+def _number(value: float | str | None) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def period_of(day: dt.date, period: str) -> str:
@@ -313,8 +340,9 @@ async def log_kpi(
     now: dt.datetime | None = None,
 ) -> list[Change]:
     """Record a KPI value for a period (default: the current one); linked KRs move with it."""
-    return await database.transact(
-        lambda session: apply_kpi_log(
+
+    async def log(session: AsyncSession) -> list[Change]:
+        changes = await apply_kpi_log(
             session,
             actor=actor,
             kpi_id=kpi_id,
@@ -324,7 +352,9 @@ async def log_kpi(
             origin=origin,
             now=now,
         )
-    )
+        return await with_alerts(session, actor.workspace_id, changes)
+
+    return await database.transact(log)
 
 
 async def apply_kpi_log(
@@ -476,7 +506,7 @@ async def undo_reply(*, database: Database, actor: Actor, reply_id: int) -> list
             raise NotAllowed(N_("Only the person who wrote a check-in reply can undo it."))
         reply.undone_at = reply.undone_at or utcnow()
         session.add(reply)
-        return await revert_reply(session, reply_id)
+        return await with_alerts(session, actor.workspace_id, await revert_reply(session, reply_id))
 
     return await database.transact(undo)
 

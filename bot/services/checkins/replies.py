@@ -19,7 +19,14 @@ from bot.services.checkins.model import NO_ITEMS, CheckinItem, IncomingReply, Re
 from bot.services.checkins.questions import asks_of
 from bot.services.checkins.recording import apply_item
 from bot.services.okrs import current_cycle
-from bot.services.updates import Actor, Origin, know_cycle, preload_krs, revert_reply
+from bot.services.updates import (
+    Actor,
+    Origin,
+    know_cycle,
+    preload_krs,
+    revert_reply,
+    with_alerts,
+)
 from storage.db import Database
 from storage.models import (
     CheckinPrompt,
@@ -178,11 +185,12 @@ async def _apply(
         _mark_answered(session, prompt, reading, now)
     if read.deactivated:
         await _reactivate(session, message.workspace_id, message.user_id)
+    changes = await with_alerts(session, message.workspace_id, applied.changes)
     return ReplyResult(
         reply.id or 0,
         reply.round_id,
         read.items,
-        tuple(applied.changes),
+        tuple(changes),
         reading.unread,
         reading.skip,
         reading.no_change,
