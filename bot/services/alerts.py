@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.domain import Role
 from bot.progress import KpiStatus, kpi_status
 from bot.services.digests import KpiLine, Recipient, load_kpi_lines
+from bot.services.kpis import latest_kpi_values
 from storage.models import Kpi, Membership, Person, Team
 
 
@@ -46,32 +47,38 @@ async def claim_in(
 
     Called at the end of that unit, so the claim commits (or rolls back) with the change
     itself. `previous` maps each KPI id to its latest value before the unit (None for a first
-    one). A KPI whose state is the one last announced costs nothing beyond one query for all."""
+    one). A KPI whose state is the one last announced costs two small queries for all of them;
+    the alert's trend and recipients are read only for a change of state."""
     if not previous:
         return {}
-    found = await load_kpi_lines(
-        session, col(Kpi.id).in_(list(previous)), Kpi.workspace_id == workspace_id
-    )
+    latest = await latest_kpi_values(session, list(previous))
     won: dict[int, KpiAlert] = {}
-    for kpi, line in found:
-        if line is None or kpi.alert_state == line.status.value:
+    for kpi_id in previous:
+        kpi = await session.get(Kpi, kpi_id)  # already in the unit's session, as a rule
+        if kpi is None or kpi.workspace_id != workspace_id or kpi_id not in latest:
+            continue  # not this workspace's, or every value undone: no state to announce
+        state = kpi_status(
+            latest[kpi_id], target=kpi.target, warn=kpi.warn, direction=kpi.direction
+        )
+        if kpi.alert_state == state.value:
             continue  # the usual case: no change of state, nothing to claim
-        alert = await _claim_one(session, kpi, line, previous[kpi.id or 0])
+        alert = await _claim_one(session, kpi, state, previous[kpi_id])
         if alert is not None:
-            won[kpi.id or 0] = alert
+            won[kpi_id] = alert
     return won
 
 
 async def _claim_one(
-    session: AsyncSession, kpi: Kpi, line: KpiLine, old: float | None
+    session: AsyncSession, kpi: Kpi, state: KpiStatus, old: float | None
 ) -> KpiAlert | None:
     before = _announced(kpi, old)
-    if not await _claim(session, kpi.id or 0, line.status):
+    if not await _claim(session, kpi.id or 0, state):
         return None  # another writer announced it
-    if before == line.status or (before is None and line.status is KpiStatus.OK):
+    if before == state or (before is None and state is KpiStatus.OK):
         return None  # the first state recorded, with nothing new to tell
+    ((_, line),) = await load_kpi_lines(session, Kpi.id == kpi.id)
     team = await session.get(Team, kpi.team_id)
-    assert team is not None  # guaranteed by the foreign key
+    assert team is not None and line is not None  # the foreign key; a value was read above
     return KpiAlert(line, before, team.name, await _recipients(session, team))
 
 

@@ -24,6 +24,7 @@ from bot.errors import NotAllowed, NotFound
 from bot.i18n import N_
 from bot.progress import KpiStatus, KrStatus, expected_progress, kpi_status, kr_progress, kr_status
 from bot.services.alerts import KpiAlert, claim_in
+from bot.services.kpis import latest_kpi_values
 from bot.services.okrs import current_cycle, find_kr_in
 from storage.db import Database, insert_later
 from storage.models import (
@@ -401,16 +402,6 @@ async def apply_kpi_log(
 
 async def _may_log(session: AsyncSession, kpi: Kpi, user_id: str) -> bool:
     return user_id == kpi.owner_id or await _is_manager(session, kpi.team_id, user_id)
-
-
-async def latest_kpi_values(session: AsyncSession, kpi_ids: list[int]) -> dict[int, float]:
-    """Each KPI's standing value for its latest period, in one query whatever the count."""
-    query = (
-        select(KpiMeasurement.kpi_id, KpiMeasurement.value)
-        .where(col(KpiMeasurement.kpi_id).in_(kpi_ids), col(KpiMeasurement.reverted).is_(False))
-        .order_by(col(KpiMeasurement.period), col(KpiMeasurement.created_at))
-    )
-    return {kpi_id: value for kpi_id, value in (await session.exec(query)).all()}
 
 
 async def _latest_value(session: AsyncSession, kpi_id: int) -> float | None:

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import PromptState, Source
 from bot.replies import ItemUpdate, Reading, read_reply
-from bot.services.checkins.members import _person, member_items
+from bot.services.checkins.members import _person, items_in_cycle
 from bot.services.checkins.model import NO_ITEMS, CheckinItem, IncomingReply, ReplyResult, _Applied
 from bot.services.checkins.questions import asks_of
 from bot.services.checkins.recording import apply_item
@@ -97,9 +97,11 @@ async def _read(database: Database, message: IncomingReply, now: dt.datetime) ->
         prompt = await _answered_prompt(session, message, now)
         round_ = await session.get(CheckinRound, prompt.round_id) if prompt else None
         team_id = round_.team_id if round_ else None
-        items = await member_items(session, message.workspace_id, message.user_id, team_id, now)
-        person = await _person(session, message.workspace_id, message.user_id)
         cycle = await current_cycle(session, message.workspace_id, now.date())
+        items = await items_in_cycle(
+            session, message.workspace_id, message.user_id, team_id, now, cycle
+        )
+        person = await _person(session, message.workspace_id, message.user_id)
     if not items:
         return _Reading(None, round_.id if round_ else None, (), None, now)
     locale = person.locale if person and person.locale else "en"
