@@ -17,14 +17,15 @@ import asyncio
 import logging
 import random
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import event, exc, insert, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Row, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.util import await_
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -158,6 +159,16 @@ def insert_later(session: AsyncSession, row: SQLModel) -> None:
 async def _insert_deferred(session: AsyncSession) -> None:
     for model, rows in session.info.pop(_DEFERRED, {}).items():
         await session.exec(insert(model), params=rows)  # type: ignore[call-overload]
+
+
+async def column_rows(
+    session: AsyncSession, statement: Executable, params: Mapping[str, Any]
+) -> Sequence[Row[Any]]:
+    """The rows of a statement that names columns, not entities, read through the session's
+    connection: the same rows `session.exec` gives, without the ORM's result processing (a
+    third of `/okr status`'s time in a profile)."""
+    connection = await session.connection()
+    return (await connection.execute(statement, dict(params))).all()
 
 
 class Slots:

@@ -28,7 +28,7 @@ from bot.progress import (
     rollup,
     weighted_mean,
 )
-from storage.db import Database
+from storage.db import Database, column_rows
 from storage.models import (
     Cycle,
     Initiative,
@@ -237,15 +237,15 @@ async def status_for(
         if name:
             teams = await _find_teams(session, workspace_id, user_id, None, name)
             params["team_ids"] = [team.id for team in teams]
-            rows = (await session.exec(statements["teams"], params=params)).all() if teams else []  # type: ignore[call-overload]
+            rows = await column_rows(session, statements["teams"], params) if teams else []
         else:
-            rows = []
+            rows: Sequence[Any] = []
             if channel_id:
                 params["channel_id"] = channel_id
-                rows = (await session.exec(statements["channel"], params=params)).all()  # type: ignore[call-overload]
+                rows = await column_rows(session, statements["channel"], params)
             if not rows:
                 params["user_id"] = user_id
-                rows = (await session.exec(statements["user"], params=params)).all()  # type: ignore[call-overload]
+                rows = await column_rows(session, statements["user"], params)
         rolled = await _rolled_up_if_needed(session, rows, params)
     return _assemble(rows, now, rolled)
 
@@ -303,7 +303,7 @@ async def _rolled_up_if_needed(
         return ()
     tree = _TREE_ROWS_OF_CYCLE if "cycle_name" in params else TREE_ROWS
     cycle = {key: params[key] for key in ("workspace_id", "today", "cycle_name") if key in params}
-    tree_rows = (await session.exec(tree, params=cycle)).all()  # type: ignore[call-overload]
+    tree_rows = await column_rows(session, tree, cycle)
     return tuple(sorted(rollup(aligned_objectives(tree_rows)).items()))
 
 
