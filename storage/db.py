@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event, exc, insert, text
 from sqlalchemy.engine import Connection, Row, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.util import await_
 from sqlmodel import SQLModel
@@ -133,10 +134,25 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
-    # Pre-ping turns a connection the server dropped into a fresh one, not an error.
-    return create_async_engine(
-        async_url(url), echo=echo, pool_size=POOL_SIZE, max_overflow=10, pool_pre_ping=True
-    )
+    engine = create_async_engine(async_url(url), echo=echo, pool_size=POOL_SIZE, max_overflow=10)
+    event.listen(engine.sync_engine.pool, "checkout", _check_out_postgres)
+    return engine
+
+
+def _check_out_postgres(
+    dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+) -> None:
+    """Turn a connection the server dropped (a restart, a fail-over) into a fresh one, not an
+    error: one empty statement, a single round trip. SQLAlchemy's own pre-ping takes three
+    (it wraps the statement in a transaction, for pgbouncer), which was a fifth of an
+    `/okr update` on PostgreSQL in a profile."""
+    driver = record.driver_connection
+    if driver is None or driver.is_closed():
+        raise exc.DisconnectionError("the server closed this connection")
+    try:
+        await_(driver.fetchrow(";"))
+    except Exception as error:  # whatever the driver raises, the answer is a new connection
+        raise exc.DisconnectionError("the server did not answer a ping") from error
 
 
 def for_writing(engine: AsyncEngine) -> AsyncEngine:
