@@ -17,7 +17,7 @@ import asyncio
 import logging
 import random
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event, exc, insert, text
 from sqlalchemy.engine import Connection, Row, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.util import await_
@@ -184,6 +185,21 @@ def insert_later(session: AsyncSession, row: SQLModel) -> None:
 async def _insert_deferred(session: AsyncSession) -> None:
     for model, rows in session.info.pop(_DEFERRED, {}).items():
         await session.exec(insert(model), params=rows)  # type: ignore[call-overload]
+
+
+_KEPT = "okrbot_kept_rows"
+
+
+def keep(session: AsyncSession, rows: Iterable[Any]) -> None:
+    """Hold these loaded objects for the rest of the unit of work, so that `in_session` finds
+    them (a session only holds weak references to what it loaded)."""
+    session.info.setdefault(_KEPT, []).extend(rows)
+
+
+def in_session(session: AsyncSession, model: type[T], row_id: int) -> T | None:
+    """The row if this unit's session already holds it (no statement is run), else None."""
+    found = session.sync_session.identity_map.get(identity_key(model, row_id))
+    return found if isinstance(found, model) else None
 
 
 async def column_rows(

@@ -28,7 +28,7 @@ from bot.progress import (
     rollup,
     weighted_mean,
 )
-from storage.db import Database, column_rows
+from storage.db import Database, column_rows, keep
 from storage.models import (
     Cycle,
     Initiative,
@@ -482,9 +482,16 @@ async def teams_by_id(*, database: Database, workspace_id: str, team_ids: set[in
         return list((await session.exec(query.order_by(col(Team.name)))).all())
 
 
-# Prebuilt: `/okr update KR-7` runs it on every update.
-_KR_BY_NUMBER = select(KeyResult).where(
-    KeyResult.workspace_id == bindparam("workspace_id"), KeyResult.number == bindparam("number")
+# Prebuilt: `/okr update KR-7` runs it on every update. The KR's objective and cycle come in
+# the same row, so that the update that follows finds them in its session, not in a query.
+_KR_BY_NUMBER = (
+    select(KeyResult, Objective, Cycle)
+    .join(Objective, col(Objective.id) == KeyResult.objective_id)
+    .join(Cycle, col(Cycle.id) == Objective.cycle_id)
+    .where(
+        KeyResult.workspace_id == bindparam("workspace_id"),
+        KeyResult.number == bindparam("number"),
+    )
 )
 _KR_REF = re.compile(r"^(?:kr[-\s#]?|#)?(\d+)$", re.IGNORECASE)
 _ROW_ID = re.compile(r"^[0-9]{1,9}$")
@@ -517,7 +524,9 @@ async def find_kr_in(session: AsyncSession, workspace_id: str, ref: str, user_id
         raise NotFound(what=ref)  # no KR has such a number, and no integer column holds it
     if number:
         params = {"workspace_id": workspace_id, "number": int(number.group(1))}
-        found = list((await session.exec(_KR_BY_NUMBER, params=params)).all())  # type: ignore[call-overload]
+        rows = (await session.exec(_KR_BY_NUMBER, params=params)).all()  # type: ignore[call-overload]
+        keep(session, (row for found_row in rows for row in found_row))
+        found = [kr for kr, _, _ in rows]
     else:
         rows = await session.exec(select(KeyResult).where(KeyResult.workspace_id == workspace_id))
         found = [kr for kr in rows.all() if ref and _matches(kr, ref)]

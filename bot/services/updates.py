@@ -25,8 +25,8 @@ from bot.i18n import N_
 from bot.progress import KpiStatus, KrStatus, expected_progress, kpi_status, kr_progress, kr_status
 from bot.services.alerts import KpiAlert, claim_in
 from bot.services.kpis import latest_kpi_values
-from bot.services.okrs import current_cycle, find_kr_in
-from storage.db import Database, insert_later
+from bot.services.okrs import find_kr_in
+from storage.db import Database, in_session, insert_later, keep
 from storage.models import (
     Cycle,
     Initiative,
@@ -127,39 +127,37 @@ async def _is_manager(session: AsyncSession, team_id: int, user_id: str) -> bool
     return (await session.exec(_MANAGER, params=params)).first() is not None  # type: ignore[call-overload]
 
 
-# One round trip for the KR and its objective: a write unit holds SQLite's only writer slot.
-_KR_AND_OBJECTIVE = (
-    select(KeyResult, Objective)
+# One round trip for KRs, their objectives and the objectives' cycles: a write unit holds
+# SQLite's only writer slot.
+_KR_CONTEXT = (
+    select(KeyResult, Objective, Cycle)
     .join(Objective, col(Objective.id) == KeyResult.objective_id)
-    .where(KeyResult.id == bindparam("kr_id"))
+    .join(Cycle, col(Cycle.id) == Objective.cycle_id)
 )
 
 
-_PRELOADED = "preloaded_krs"
-
-
 async def preload_krs(session: AsyncSession, kr_ids: Iterable[int]) -> None:
-    """Load these KRs and their objectives in one statement, for a unit of work that changes
-    several (a check-in reply): one round trip instead of one per KR."""
-    query = (
-        select(KeyResult, Objective)
-        .join(Objective, col(Objective.id) == KeyResult.objective_id)
-        .where(col(KeyResult.id).in_(list(kr_ids)))
-    )
-    loaded = session.info.setdefault(_PRELOADED, {})
-    for kr, objective in (await session.exec(query)).all():
-        loaded[kr.id] = (kr, objective)
+    """Load these KRs with their objectives and cycles in one statement, for a unit of work
+    that changes several (a check-in reply): one round trip instead of one per KR."""
+    rows = await session.exec(_KR_CONTEXT.where(col(KeyResult.id).in_(list(kr_ids))))
+    keep(session, (row for found in rows.all() for row in found))
 
 
 async def _kr_context(
     session: AsyncSession, workspace_id: str, kr_id: int
-) -> tuple[KeyResult, Objective]:
-    row = session.info.get(_PRELOADED, {}).get(kr_id)
-    if row is None:
-        row = (await session.exec(_KR_AND_OBJECTIVE, params={"kr_id": kr_id})).first()  # type: ignore[call-overload]
-    if row is None or row[0].workspace_id != workspace_id:
+) -> tuple[KeyResult, Objective, Cycle]:
+    """A KR, its objective and its cycle: from the unit's session when an earlier statement
+    loaded them (`preload_krs`, `okrs.find_kr_in`), else in one statement."""
+    kr = in_session(session, KeyResult, kr_id)
+    objective = in_session(session, Objective, kr.objective_id) if kr else None
+    cycle = in_session(session, Cycle, objective.cycle_id) if objective else None
+    if kr is None or objective is None or cycle is None:
+        query = _KR_CONTEXT.where(KeyResult.id == kr_id)
+        row = (await session.exec(query)).first()
+        kr, objective, cycle = row if row is not None else (None, None, None)
+    if kr is None or objective is None or cycle is None or kr.workspace_id != workspace_id:
         raise NotFound(what=f"KR #{kr_id}")
-    return row[0], row[1]
+    return kr, objective, cycle
 
 
 async def _check_kr(
@@ -177,27 +175,9 @@ async def _check_kr(
         )
 
 
-def _cycle_key(workspace_id: str, today: dt.date) -> tuple[str, str, dt.date]:
-    return ("current_cycle", workspace_id, today)
-
-
-def know_cycle(
-    session: AsyncSession, workspace_id: str, today: dt.date, cycle: Cycle | None
-) -> None:
-    """Tell a write unit the current cycle, read before it began (one query fewer while it
-    holds the writer slot)."""
-    session.info[_cycle_key(workspace_id, today)] = cycle
-
-
-async def _kr_status(
-    session: AsyncSession, kr: KeyResult, now: dt.datetime
-) -> tuple[float, KrStatus]:
-    # A reply updates several KRs in one unit of work: ask for the cycle once per unit.
-    key = _cycle_key(kr.workspace_id, now.date())
-    if key not in session.info:
-        know_cycle(session, kr.workspace_id, now.date(), await current_cycle(session, *key[1:]))
-    cycle = session.info[key]
-    expected = expected_progress(cycle.start, cycle.end, now) if cycle else 0.0
+def _kr_status(kr: KeyResult, cycle: Cycle, now: dt.datetime) -> tuple[float, KrStatus]:
+    """A KR's progress, and its status against where its cycle expects it to be by now."""
+    expected = expected_progress(cycle.start, cycle.end, now)
     progress = kr_progress(kr.start, kr.target, kr.current)
     return progress, kr_status(progress, expected, confidence=kr.confidence, explicit=kr.status)
 
@@ -316,14 +296,14 @@ async def apply_kr_update(
 
     Permission is checked before anything is written, so a refusal leaves the session clean."""
     now = now or utcnow()
-    kr, objective = await _kr_context(session, actor.workspace_id, kr_id)
+    kr, objective, cycle = await _kr_context(session, actor.workspace_id, kr_id)
     if not actor.authorized:
         await _check_kr(session, kr, objective, actor.user_id or "")
     old = kr.current
     await _apply_kr(
         session, kr, actor, origin, value=value, confidence=confidence, status=status, note=note
     )
-    progress, shown = await _kr_status(session, kr, now)
+    progress, shown = _kr_status(kr, cycle, now)
     return Change(
         "kr", kr_id, f"KR-{kr.number} {kr.title}", kr.unit, old, kr.current, progress, shown
     )
@@ -374,6 +354,7 @@ async def apply_kpi_log(
     kpi = await session.get(Kpi, kpi_id)
     if kpi is None or kpi.workspace_id != actor.workspace_id:
         raise NotFound(what=f"KPI #{kpi_id}")
+    keep(session, [kpi])  # the unit's alert claim reads it again (`with_alerts`)
     if not actor.authorized and not await _may_log(session, kpi, actor.user_id or ""):
         raise NotAllowed(
             N_("Only the owner of {kpi} and the team's managers can log it."), kpi=kpi.name
@@ -412,13 +393,14 @@ async def _move_linked_krs(
     session: AsyncSession, kpi: Kpi, value: float, actor: Actor, origin: Origin, now: dt.datetime
 ) -> list[Change]:
     """KRs linked to the KPI take its new value; their history says it came from the KPI."""
-    krs = (await session.exec(select(KeyResult).where(KeyResult.kpi_id == kpi.id))).all()
+    linked_krs = _KR_CONTEXT.where(KeyResult.kpi_id == kpi.id)
+    rows = (await session.exec(linked_krs)).all()
     linked = Actor(actor.workspace_id, actor.user_id, Source.KPI, actor.authorized)
     changes = []
-    for kr in krs:
+    for kr, _, cycle in rows:
         old = kr.current
         await _apply_kr(session, kr, linked, origin, value=value, status=kr.status)
-        progress, shown = await _kr_status(session, kr, now)
+        progress, shown = _kr_status(kr, cycle, now)
         label = f"KR-{kr.number} {kr.title}"
         changes.append(
             Change("kr", kr.id or 0, label, kr.unit, old, value, progress, shown, kpi.name)
@@ -461,7 +443,7 @@ async def apply_initiative_status(
     initiative = await session.get(Initiative, initiative_id)
     if initiative is None or initiative.workspace_id != actor.workspace_id:
         raise NotFound(what=f"initiative #{initiative_id}")
-    kr, objective = await _kr_context(session, actor.workspace_id, initiative.kr_id)
+    kr, objective, _ = await _kr_context(session, actor.workspace_id, initiative.kr_id)
     if not actor.authorized and actor.user_id != initiative.owner_id:
         await _check_kr(session, kr, objective, actor.user_id or "")
     old = initiative.status

@@ -22,7 +22,6 @@ from bot.services.okrs import current_cycle
 from bot.services.updates import (
     Actor,
     Origin,
-    know_cycle,
     preload_krs,
     revert_reply,
     with_alerts,
@@ -31,7 +30,6 @@ from storage.db import Database
 from storage.models import (
     CheckinPrompt,
     CheckinRound,
-    Cycle,
     Person,
     ReplyMessage,
     SlackEvent,
@@ -84,7 +82,6 @@ class _Reading:
     reading: Reading | None
     received_at: dt.datetime
     deactivated: bool = False  # the writer was marked deactivated: evidently not any more
-    cycle: Cycle | None = None
 
 
 # Returned by `_record_edit` for an edit of a message okrbot never recorded.
@@ -113,7 +110,6 @@ async def _read(database: Database, message: IncomingReply, now: dt.datetime) ->
         reading,
         now,
         deactivated=bool(person and person.deactivated),
-        cycle=cycle,
     )
 
 
@@ -178,7 +174,6 @@ async def _apply(
     if read.reading is None:
         return ReplyResult(reply.id or 0, reply.round_id, (), answer_ts=reply.answer_ts)
     reading, now = read.reading, read.received_at
-    know_cycle(session, message.workspace_id, now.date(), read.cycle)
     origin = Origin(round_id=reply.round_id, reply_id=reply.id, message_ts=reply.ts)
     actor = Actor(message.workspace_id, message.user_id, Source.DM)
     applied = await _apply_reading(session, reading, read.items, actor, origin, now)
