@@ -23,6 +23,8 @@ from storage.models import utcnow
 log = logging.getLogger("okrbot.webhooks")
 
 CONCURRENCY = 8
+# How often settled deliveries past their keeping time are deleted.
+PRUNE_EVERY = 3600.0
 USER_AGENT = "okrbot-webhooks/1"
 
 
@@ -58,11 +60,15 @@ class WebhookSender:
             await self._session.close()
 
     async def _run(self) -> None:
+        pruned_at = -PRUNE_EVERY
         while True:
             try:
+                if time.monotonic() - pruned_at >= PRUNE_EVERY:
+                    await webhooks.prune(database=self.database, now=utcnow())
+                    pruned_at = time.monotonic()
                 full = await self.send_due()
             except Exception:  # a database hiccup must not end the sender
-                log.exception("webhook sender: claiming failed; trying again")
+                log.exception("webhook sender: the outbox could not be read; trying again")
                 full = False
             if not full:
                 await asyncio.sleep(self.poll)

@@ -314,6 +314,35 @@ async def test_removing_a_webhook_drops_what_it_had_pending(box: Sandbox, hooks:
     assert await list_webhooks(database=box.database, workspace_id=WS) == []
 
 
+async def test_settled_deliveries_are_kept_a_week(box: Sandbox, hooks: Receiver) -> None:
+    await subscribe(box, hooks, "kr.updated")
+    for _ in range(3):
+        async with box.database.session() as session:
+            await webhooks.record_event(session, workspace_id=WS, event="kr.updated", data={})
+    old = utcnow() - dt.timedelta(days=8)
+    first, second, third = [row.id for row in await deliveries(box.database)]
+    async with box.database.session() as session:
+        settled = {"next_attempt_at": None, "delivered_at": old}
+        for row_id, values in ((first, settled), (second, {}), (third, settled)):
+            created = old if row_id != third else utcnow()
+            await session.exec(
+                update(WebhookDelivery)  # type: ignore[call-overload]
+                .where(col(WebhookDelivery.id) == row_id)
+                .values(created_at=created, **values)
+            )
+    running = WebhookSender(box.services)
+    running.start()
+    try:
+        for _ in range(200):
+            if len(await deliveries(box.database)) == 2:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await running.stop()
+    # The old settled one went; an old pending one (sent now) and a recent one stay.
+    assert [row.id for row in await deliveries(box.database)] == [second, third]
+
+
 # -- pure parts
 
 

@@ -39,6 +39,8 @@ EVENTS = ("kr.updated", "kpi.alert", "digest.sent", "round.closed")
 RETRY_FOR = dt.timedelta(hours=24)
 # Backoff: the first retry after FIRST_RETRY (Settings may shorten it), doubling up to MAX_RETRY.
 MAX_RETRY = dt.timedelta(hours=1)
+# Settled deliveries (accepted or given up) are kept this long for `okrbot webhook list`.
+KEEP = dt.timedelta(days=7)
 _SUBSCRIBERS = "okrbot_webhook_subscribers"
 
 
@@ -346,3 +348,17 @@ async def _finish(database: Database, due: Due, **values: Any) -> None:
         )
 
     await database.transact(record)
+
+
+async def prune(*, database: Database, now: dt.datetime) -> int:
+    """Delete deliveries settled more than KEEP ago (the outbox stays small); how many."""
+
+    async def drop(session: AsyncSession) -> int:
+        statement = delete(WebhookDelivery).where(
+            col(WebhookDelivery.next_attempt_at).is_(None),
+            col(WebhookDelivery.claimed_until).is_(None),
+            col(WebhookDelivery.created_at) < now - KEEP,
+        )
+        return (await session.exec(statement)).rowcount  # type: ignore[call-overload, attr-defined]
+
+    return await database.transact(drop)
