@@ -40,6 +40,7 @@ class WebhookSender:
         # Longer than a post may take, so a live sender's claim never lapses mid-post.
         self.lease = dt.timedelta(seconds=self.timeout * 2 + 5)
         self._posting: set[asyncio.Task[None]] = set()
+        self._freed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -66,29 +67,39 @@ class WebhookSender:
                 if time.monotonic() - pruned_at >= PRUNE_EVERY:
                     await webhooks.prune(database=self.database, now=utcnow())
                     pruned_at = time.monotonic()
-                full = await self.send_due()
+                more = await self.send_due()
             except Exception:  # a database hiccup must not end the sender
                 log.exception("webhook sender: the outbox could not be read; trying again")
-                full = False
-            if not full:
-                await asyncio.sleep(self.poll)
+                more = False
+            if more:
+                await self._slot_free()  # a backlog: claim again as soon as a post ends
             else:
-                await asyncio.sleep(0)
+                await asyncio.sleep(self.poll)
+
+    async def _slot_free(self) -> None:
+        """Wait until half the slots are free: claims in batches cost fewer transactions."""
+        while len(self._posting) > CONCURRENCY // 2:
+            self._freed.clear()
+            await self._freed.wait()
 
     async def send_due(self) -> bool:
-        """Claim and start posting what is due; True when every slot was filled (more may
-        be waiting)."""
+        """Claim and start posting what is due; True when every free slot was filled (more
+        may be waiting)."""
         free = CONCURRENCY - len(self._posting)
         if free <= 0:
-            return False
+            return True
         claimed = await webhooks.claim_due(
             database=self.database, now=utcnow(), limit=free, lease=self.lease
         )
         for due in claimed:
             task = asyncio.create_task(self._deliver(due))
             self._posting.add(task)
-            task.add_done_callback(self._posting.discard)
+            task.add_done_callback(self._ended)
         return len(claimed) == free
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._posting.discard(task)
+        self._freed.set()
 
     async def _deliver(self, due: webhooks.Due) -> None:
         try:

@@ -290,6 +290,7 @@ async def _claim_one(
             _unclaimed(now),
         )
         .values(claimed_until=now + lease)
+        .execution_options(synchronize_session=False)
     )
     return (await session.exec(statement)).rowcount == 1  # type: ignore[call-overload, attr-defined]
 
@@ -345,6 +346,7 @@ async def _finish(database: Database, due: Due, **values: Any) -> None:
             update(WebhookDelivery)  # type: ignore[call-overload]
             .where(col(WebhookDelivery.id) == due.id)
             .values(claimed_until=None, **values)
+            .execution_options(synchronize_session=False)
         )
 
     await database.transact(record)
