@@ -2,7 +2,8 @@
 off every request's path.
 
 Each pass claims as many due deliveries as it has free slots (at most CONCURRENCY posts in
-flight), posts each with a timeout, and records the outcome. A claim is a lease: a sender
+flight), posts each with a timeout, and records the outcome, one unit of work at a time (so it
+never takes more than one of the write slots Slack requests need). A claim is a lease: a sender
 killed mid-post leaves its rows to be claimed again once the lease runs out, so a delivery is
 sent at least once, and receivers drop repeats by its `X-Okrbot-Delivery` id.
 """
@@ -41,6 +42,9 @@ class WebhookSender:
         self.lease = dt.timedelta(seconds=self.timeout * 2 + 5)
         self._posting: set[asyncio.Task[None]] = set()
         self._freed = asyncio.Event()
+        # One unit of work at a time: the sender never holds more than one of the database's
+        # write slots, which the Slack requests need.
+        self._writing = asyncio.Semaphore(1)
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -65,7 +69,8 @@ class WebhookSender:
         while True:
             try:
                 if time.monotonic() - pruned_at >= PRUNE_EVERY:
-                    await webhooks.prune(database=self.database, now=utcnow())
+                    async with self._writing:
+                        await webhooks.prune(database=self.database, now=utcnow())
                     pruned_at = time.monotonic()
                 more = await self.send_due()
             except Exception:  # a database hiccup must not end the sender
@@ -88,9 +93,10 @@ class WebhookSender:
         free = CONCURRENCY - len(self._posting)
         if free <= 0:
             return True
-        claimed = await webhooks.claim_due(
-            database=self.database, now=utcnow(), limit=free, lease=self.lease
-        )
+        async with self._writing:
+            claimed = await webhooks.claim_due(
+                database=self.database, now=utcnow(), limit=free, lease=self.lease
+            )
         for due in claimed:
             task = asyncio.create_task(self._deliver(due))
             self._posting.add(task)
@@ -109,11 +115,13 @@ class WebhookSender:
 
     async def _settle(self, due: webhooks.Due, error: str | None) -> None:
         if error is None:
-            await webhooks.mark_delivered(database=self.database, due=due, now=utcnow())
+            async with self._writing:
+                await webhooks.mark_delivered(database=self.database, due=due, now=utcnow())
             return
-        retry = await webhooks.mark_failed(
-            database=self.database, due=due, now=utcnow(), error=error, first=self.first_retry
-        )
+        async with self._writing:
+            retry = await webhooks.mark_failed(
+                database=self.database, due=due, now=utcnow(), error=error, first=self.first_retry
+            )
         if retry is None:
             log.warning("webhook %s to %s given up after 24 h: %s", due.event, due.url, error)
 

@@ -345,6 +345,16 @@ async def test_settled_deliveries_are_kept_a_week(box: Sandbox, hooks: Receiver)
     assert [row.id for row in await deliveries(box.database)] == [second, third]
 
 
+async def test_the_same_url_twice_is_refused_and_stores_nothing(
+    box: Sandbox, hooks: Receiver
+) -> None:
+    await subscribe(box, hooks, "kr.updated")
+    with pytest.raises(webhooks.InvalidInput, match="already exists"):
+        await subscribe(box, hooks, "kpi.alert")
+    (info,) = await list_webhooks(database=box.database, workspace_id=WS)
+    assert info.events == ("kr.updated",)
+
+
 # -- pure parts
 
 
