@@ -14,7 +14,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackClientError
@@ -206,22 +205,14 @@ async def announce_kpi_changes(
     client: AsyncWebClient, services: Services, workspace_id: str, changes: Sequence[Change]
 ) -> None:
     """Tell the team's channel and managers about each KPI these changes moved into `warn` or
-    `off`, or back to `ok`: call it after `log_kpi` (or an undo) with the changes it returned.
+    `off`, or back to `ok`: call it after the unit of work that returned them has committed.
 
-    One alert per KPI per change of state, whoever calls this and however often."""
-    previous = {c.item_id: _number(c.old) for c in changes if c.kind == "kpi"}
-    if not previous:
-        return
-    found = await alerts.claim_kpi_alerts(
-        database=services.database, workspace_id=workspace_id, previous=previous
-    )
-    for alert in found:
-        for recipient in alert.recipients:
-            await _post_alert(client, services, workspace_id, alert, recipient)
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
+    The unit claimed each alert (`updates.with_alerts`), so there is one per KPI per change of
+    state, whoever calls this and however often; this only posts them."""
+    for change in changes:
+        if change.alert is not None:
+            for recipient in change.alert.recipients:
+                await _post_alert(client, services, workspace_id, change.alert, recipient)
 
 
 async def _post_alert(

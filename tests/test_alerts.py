@@ -17,7 +17,7 @@ from bot.notify import announce_kpi_changes
 from bot.progress import KpiStatus, Trend
 from bot.sandbox import Sandbox, blocks_of, sandbox
 from bot.seed import load_seed
-from bot.services.alerts import KpiAlert, claim_kpi_alerts
+from bot.services.alerts import KpiAlert, claim_in
 from bot.services.digests import KpiLine, Recipient
 from bot.services.updates import Actor, log_kpi
 from bot.standin.validation import message_problems
@@ -102,29 +102,26 @@ async def test_a_kpi_without_channel_still_tells_its_managers(box: Sandbox) -> N
 
 async def test_racing_writers_claim_one_alert(box: Sandbox) -> None:
     nps = await kpi(box, "Net promoter score")
-    await log_kpi(
-        database=box.database,
-        actor=Actor(WS, "U0ALICE", Source.COMMAND),
-        kpi_id=nps.id or 0,
-        value=60,
-        now=NOW,
-    )
-    previous = {nps.id or 0: 74.0}
     results = await asyncio.gather(
         *(
-            claim_kpi_alerts(database=box.database, workspace_id=WS, previous=previous)
-            for _ in range(4)
+            log_kpi(
+                database=box.database,
+                actor=Actor(WS, "U0ALICE", Source.COMMAND),
+                kpi_id=nps.id or 0,
+                value=60 - n,
+                now=NOW,
+            )
+            for n in range(4)
         )
     )
-    assert sorted(len(found) for found in results) == [0, 0, 0, 1]
+    won = [change.alert for changes in results for change in changes if change.alert]
+    assert len(won) == 1 and won[0].after is KpiStatus.OFF
 
 
 async def test_other_workspaces_kpis_are_left_alone(box: Sandbox) -> None:
     nps = await kpi(box, "Net promoter score")
-    found = await claim_kpi_alerts(
-        database=box.database, workspace_id="T0OTHER", previous={nps.id or 0: 0.0}
-    )
-    assert found == [] and (await kpi(box, "Net promoter score")).alert_state is None
+    found = await box.database.transact(lambda s: claim_in(s, "T0OTHER", {nps.id or 0: 0.0}))
+    assert found == {} and (await kpi(box, "Net promoter score")).alert_state is None
 
 
 def sample_alert(after: KpiStatus, name: str = "Tickets <!channel>") -> KpiAlert:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from bot.replies.anchors import _find_anchors, _has_digit, _word_anchors
 from bot.replies.cleaning import _clean, _lines
-from bot.replies.index import _index, title_regex
+from bot.replies.index import _index, without_title
 from bot.replies.model import ItemUpdate, Question, Reading
 from bot.replies.patterns import (
     _ALL_RE,
@@ -201,7 +201,7 @@ def _anchored_segment(
 ) -> _Segment:
     """The text after a name up to the next one, without a pasted copy of the title."""
     index = context.index
-    text = title_regex(index.items[n].title).sub(" ", line.text[anchor.end : end])
+    text = without_title(index.items[n].title, line.text[anchor.end : end])
     if text.startswith("-") and anchor.end and line.text[anchor.end - 1].isalnum():
         text = " " + text[1:]  # "nps-74": a hyphen stuck to the name separates, it is no sign
     return _Segment(

@@ -153,14 +153,27 @@ def _known_words(item: Item) -> frozenset[str]:
     return frozenset(token for token in tokens if token.isalpha())
 
 
+def without_title(title: str, text: str) -> str:
+    """`text` with any pasted copy of the item's title blanked out.
+
+    A text shorter than the title's letters cannot hold it (a case-blind match still matches
+    one character with one), so the usual "3: 74" never compiles the title's pattern."""
+    words = _title_words(title)
+    if len(words) < 2 or len(text) < sum(len(word) for word in words):
+        return text
+    return _title_regex(words).sub(" ", text)
+
+
 @lru_cache(maxsize=4096)
-def title_regex(title: str) -> re.Pattern[str]:
+def _title_words(title: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"\w+", title))
+
+
+@lru_cache(maxsize=4096)
+def _title_regex(words: tuple[str, ...]) -> re.Pattern[str]:
     """The item's own title, as someone pasting the prompt line back would write it. Compiled
     only for an item a reply names (compiling one for every item cost more than the rest of
     the reading), and kept: the same titles come back every round."""
-    words = re.findall(r"\w+", title)
-    if len(words) < 2:
-        return re.compile(r"(?!x)x")
     return re.compile(r"\W*".join(re.escape(word) for word in words), re.IGNORECASE)
 
 

@@ -1,8 +1,9 @@
 """KPI alerts (SPEC §5): when a KPI moves into `warn` or `off`, or recovers to `ok`, its team's
 channel and managers hear it at once; one alert per KPI per change of state, never a storm.
 
-`Kpi.alert_state` is the state last announced. After a measurement (or an undo) the KPI's
-status is read back from its latest period and the change is claimed with one conditional
+`Kpi.alert_state` is the state last announced. At the end of the unit of work that logged (or
+undid) a measurement, the KPI's status is read back from its latest period and the change is
+claimed in that same unit with one conditional
 `UPDATE kpi SET alert_state = :new WHERE id = :id AND alert_state IS DISTINCT FROM :new`: when
 two writers race to announce the same change, exactly one of them sees its row updated. Before
 a KPI's first alert the stored state is empty; the status of the value before the change stands
@@ -21,8 +22,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.domain import Role
 from bot.progress import KpiStatus, kpi_status
 from bot.services.digests import KpiLine, Recipient, load_kpi_lines
+from bot.services.kpis import latest_kpi_values
 from bot.services.webhooks import record_event
-from storage.db import Database
 from storage.models import Kpi, Membership, Person, Team
 
 
@@ -40,55 +41,49 @@ class KpiAlert:
         return self.kpi.status
 
 
-async def claim_kpi_alerts(
-    *, database: Database, workspace_id: str, previous: Mapping[int, float | None]
-) -> list[KpiAlert]:
-    """The alerts this caller won, for KPIs that may have changed state.
+async def claim_in(
+    session: AsyncSession, workspace_id: str, previous: Mapping[int, float | None]
+) -> dict[int, KpiAlert]:
+    """The alerts won by the write unit that changed these KPIs, by KPI id.
 
-    `previous` maps each KPI id to its latest value before the change (None for a first one).
-    """
-    moved = await _moved(database, workspace_id, previous)
-    if not moved:
-        return []  # the usual case: no KPI changed state, and no write unit is needed
-
-    async def claim(session: AsyncSession) -> list[KpiAlert]:
-        found = [await _claim_one(session, workspace_id, kpi_id, moved[kpi_id]) for kpi_id in moved]
-        return [alert for alert in found if alert is not None]
-
-    return await database.transact(claim)
-
-
-async def _moved(
-    database: Database, workspace_id: str, previous: Mapping[int, float | None]
-) -> dict[int, float | None]:
-    """The KPIs whose state is not the one last announced: the only ones worth a claim."""
-    async with database.read() as session:
-        found = await load_kpi_lines(
-            session, col(Kpi.id).in_(list(previous)), Kpi.workspace_id == workspace_id
+    Called at the end of that unit, so the claim commits (or rolls back) with the change
+    itself. `previous` maps each KPI id to its latest value before the unit (None for a first
+    one). A KPI whose state is the one last announced costs two small queries for all of them;
+    the alert's trend and recipients are read only for a change of state."""
+    if not previous:
+        return {}
+    latest = await latest_kpi_values(session, list(previous))
+    won: dict[int, KpiAlert] = {}
+    for kpi_id in previous:
+        kpi = await session.get(Kpi, kpi_id)  # already in the unit's session, as a rule
+        if kpi is None or kpi.workspace_id != workspace_id or kpi_id not in latest:
+            continue  # not this workspace's, or every value undone: no state to announce
+        state = kpi_status(
+            latest[kpi_id], target=kpi.target, warn=kpi.warn, direction=kpi.direction
         )
-    return {
-        kpi.id or 0: previous[kpi.id or 0]
-        for kpi, line in found
-        if line is not None and kpi.alert_state != line.status.value
-    }
+        if kpi.alert_state == state.value:
+            continue  # the usual case: no change of state, nothing to claim
+        alert = await _claim_one(session, kpi, state, previous[kpi_id])
+        if alert is not None:
+            won[kpi_id] = alert
+    return won
 
 
 async def _claim_one(
-    session: AsyncSession, workspace_id: str, kpi_id: int, old: float | None
+    session: AsyncSession, kpi: Kpi, state: KpiStatus, old: float | None
 ) -> KpiAlert | None:
-    found = await load_kpi_lines(session, Kpi.id == kpi_id, Kpi.workspace_id == workspace_id)
-    if not found or found[0][1] is None:
-        return None
-    kpi, line = found[0]
     before = _announced(kpi, old)
-    if not await _claim(session, kpi_id, line.status):
-        return None  # already the announced state, or another writer announced it
-    if before == line.status or (before is None and line.status is KpiStatus.OK):
+    if not await _claim(session, kpi.id or 0, state):
+        return None  # another writer announced it
+    if before == state or (before is None and state is KpiStatus.OK):
         return None  # the first state recorded, with nothing new to tell
+    ((_, line),) = await load_kpi_lines(session, Kpi.id == kpi.id)
     team = await session.get(Team, kpi.team_id)
-    assert team is not None  # guaranteed by the foreign key
+    assert team is not None and line is not None  # the foreign key; a value was read above
     alert = KpiAlert(line, before, team.name, await _recipients(session, team))
-    await record_event(session, workspace_id=workspace_id, event="kpi.alert", data=_event(alert))
+    await record_event(
+        session, workspace_id=kpi.workspace_id, event="kpi.alert", data=_event(alert)
+    )
     return alert
 
 

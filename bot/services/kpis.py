@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import N_
@@ -105,3 +106,17 @@ async def find_kpi(*, database: Database, workspace_id: str, ref: str) -> Kpi:
         names = ", ".join(kpi.name for kpi in found)
         raise InvalidInput(N_("`{ref}` could mean {ids}; say which one."), ref=ref, ids=names)
     return found[0]
+
+
+async def latest_kpi_values(session: AsyncSession, kpi_ids: list[int]) -> dict[int, float]:
+    """Each KPI's standing value for its latest period, in one query whatever the count (for
+    one KPI, only its latest row is read: the write path asks about one at a time)."""
+    standing = select(KpiMeasurement.kpi_id, KpiMeasurement.value).where(
+        col(KpiMeasurement.kpi_id).in_(kpi_ids), col(KpiMeasurement.reverted).is_(False)
+    )
+    if len(kpi_ids) == 1:
+        newest = (col(KpiMeasurement.period).desc(), col(KpiMeasurement.created_at).desc())
+        query = standing.order_by(*newest).limit(1)
+    else:
+        query = standing.order_by(col(KpiMeasurement.period), col(KpiMeasurement.created_at))
+    return {kpi_id: value for kpi_id, value in (await session.exec(query)).all()}

@@ -99,6 +99,7 @@ async def apply_measurement(
         note=note,
         now=now,
     )
+    changes = await updates.with_alerts(session, holder.workspace_id, changes)
     return Measured(kpi, period, value, replaced, tuple(changes))
 
 

@@ -8,6 +8,7 @@ managers. Everything is kept with author and source, so nothing is beyond undo.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from bot.domain import Role, Source
 from bot.errors import NotAllowed, NotFound
 from bot.i18n import N_
 from bot.progress import KpiStatus, KrStatus, expected_progress, kpi_status, kr_progress, kr_status
+from bot.services.alerts import KpiAlert, claim_in
+from bot.services.kpis import latest_kpi_values
 from bot.services.okrs import current_cycle, find_kr_in
 from bot.services.webhooks import record_event
 from storage.db import Database, insert_later
@@ -77,6 +80,31 @@ class Change:
     progress: float | None = None
     status: KrStatus | KpiStatus | None = None
     via_kpi: str | None = None
+    alert: KpiAlert | None = dataclasses.field(default=None, compare=False, repr=False)
+
+
+async def with_alerts(
+    session: AsyncSession, workspace_id: str, changes: list[Change]
+) -> list[Change]:
+    """The changes, a KPI's first one carrying the alert this unit of work won for it.
+
+    Every unit that logs or reverts KPI values ends with this, so that the claim commits with
+    the change; `notify.announce_kpi_changes` posts what the changes carry after the commit."""
+    previous: dict[int, float | None] = {}
+    for change in changes:
+        if change.kind == "kpi":
+            previous.setdefault(change.item_id, _number(change.old))
+    won = await claim_in(session, workspace_id, previous)
+    return [
+        dataclasses.replace(change, alert=won.pop(change.item_id))
+        if change.kind == "kpi" and change.item_id in won
+        else change
+        for change in changes
+    ]
+
+
+def _number(value: float | str | None) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def period_of(day: dt.date, period: str) -> str:
@@ -340,8 +368,9 @@ async def log_kpi(
     now: dt.datetime | None = None,
 ) -> list[Change]:
     """Record a KPI value for a period (default: the current one); linked KRs move with it."""
-    return await database.transact(
-        lambda session: apply_kpi_log(
+
+    async def log(session: AsyncSession) -> list[Change]:
+        changes = await apply_kpi_log(
             session,
             actor=actor,
             kpi_id=kpi_id,
@@ -351,7 +380,9 @@ async def log_kpi(
             origin=origin,
             now=now,
         )
-    )
+        return await with_alerts(session, actor.workspace_id, changes)
+
+    return await database.transact(log)
 
 
 async def apply_kpi_log(
@@ -398,16 +429,6 @@ async def apply_kpi_log(
 
 async def _may_log(session: AsyncSession, kpi: Kpi, user_id: str) -> bool:
     return user_id == kpi.owner_id or await _is_manager(session, kpi.team_id, user_id)
-
-
-async def latest_kpi_values(session: AsyncSession, kpi_ids: list[int]) -> dict[int, float]:
-    """Each KPI's standing value for its latest period, in one query whatever the count."""
-    query = (
-        select(KpiMeasurement.kpi_id, KpiMeasurement.value)
-        .where(col(KpiMeasurement.kpi_id).in_(kpi_ids), col(KpiMeasurement.reverted).is_(False))
-        .order_by(col(KpiMeasurement.period), col(KpiMeasurement.created_at))
-    )
-    return {kpi_id: value for kpi_id, value in (await session.exec(query)).all()}
 
 
 async def _latest_value(session: AsyncSession, kpi_id: int) -> float | None:
@@ -503,7 +524,7 @@ async def undo_reply(*, database: Database, actor: Actor, reply_id: int) -> list
             raise NotAllowed(N_("Only the person who wrote a check-in reply can undo it."))
         reply.undone_at = reply.undone_at or utcnow()
         session.add(reply)
-        return await revert_reply(session, reply_id)
+        return await with_alerts(session, actor.workspace_id, await revert_reply(session, reply_id))
 
     return await database.transact(undo)
 

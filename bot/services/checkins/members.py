@@ -13,12 +13,11 @@ from sqlmodel.sql.expression import SelectOfScalar
 from bot.domain import Role
 from bot.progress import KpiStatus, expected_progress, kpi_status
 from bot.services.checkins.model import OPEN_INITIATIVES, CheckinItem
+from bot.services.kpis import latest_kpi_values
 from bot.services.okrs import current_cycle, kr_view
-from bot.services.updates import (
-    latest_kpi_values,
-    period_of,
-)
+from bot.services.updates import period_of
 from storage.models import (
+    Cycle,
     Initiative,
     KeyResult,
     Kpi,
@@ -59,6 +58,18 @@ async def member_items(
     """A member's KRs and open initiatives in the current cycle and the KPIs they own (of one
     team, or all teams), numbered from 1 in the order the prompt shows them."""
     cycle = await current_cycle(session, workspace_id, now.date())
+    return await items_in_cycle(session, workspace_id, user_id, team_id, now, cycle)
+
+
+async def items_in_cycle(
+    session: AsyncSession,
+    workspace_id: str,
+    user_id: str,
+    team_id: int | None,
+    now: dt.datetime,
+    cycle: Cycle | None,
+) -> tuple[CheckinItem, ...]:
+    """`member_items` for a cycle the caller has already looked up."""
     objectives = select(Objective.id).where(Objective.workspace_id == workspace_id)
     if cycle is not None:
         objectives = objectives.where(Objective.cycle_id == cycle.id)

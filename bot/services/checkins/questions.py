@@ -15,7 +15,7 @@ from bot.i18n import N_
 from bot.replies import ItemUpdate, Question
 from bot.services.checkins.model import Answered, Ask, CheckinItem, Choice, _Applied
 from bot.services.checkins.recording import apply_item
-from bot.services.updates import Actor, Origin
+from bot.services.updates import Actor, Origin, with_alerts
 from storage.db import Database
 from storage.models import ReplyMessage, SlackEvent
 
@@ -95,7 +95,8 @@ async def answer_question(
             now=now,
             applied=applied,
         )
-        return Answered("recorded", reply_id, tuple(applied.changes), tuple(applied.refused))
+        changes = await with_alerts(session, workspace_id, applied.changes)
+        return Answered("recorded", reply_id, tuple(changes), tuple(applied.refused))
 
     try:
         return await database.transact(work)

@@ -14,12 +14,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import PromptState, Source
 from bot.replies import ItemUpdate, Reading, read_reply
-from bot.services.checkins.members import _person, member_items
+from bot.services.checkins.members import _person, items_in_cycle
 from bot.services.checkins.model import NO_ITEMS, CheckinItem, IncomingReply, ReplyResult, _Applied
 from bot.services.checkins.questions import asks_of
 from bot.services.checkins.recording import apply_item
 from bot.services.okrs import current_cycle
-from bot.services.updates import Actor, Origin, know_cycle, preload_krs, revert_reply
+from bot.services.updates import (
+    Actor,
+    Origin,
+    know_cycle,
+    preload_krs,
+    revert_reply,
+    with_alerts,
+)
 from storage.db import Database
 from storage.models import (
     CheckinPrompt,
@@ -90,9 +97,11 @@ async def _read(database: Database, message: IncomingReply, now: dt.datetime) ->
         prompt = await _answered_prompt(session, message, now)
         round_ = await session.get(CheckinRound, prompt.round_id) if prompt else None
         team_id = round_.team_id if round_ else None
-        items = await member_items(session, message.workspace_id, message.user_id, team_id, now)
-        person = await _person(session, message.workspace_id, message.user_id)
         cycle = await current_cycle(session, message.workspace_id, now.date())
+        items = await items_in_cycle(
+            session, message.workspace_id, message.user_id, team_id, now, cycle
+        )
+        person = await _person(session, message.workspace_id, message.user_id)
     if not items:
         return _Reading(None, round_.id if round_ else None, (), None, now)
     locale = person.locale if person and person.locale else "en"
@@ -178,11 +187,12 @@ async def _apply(
         _mark_answered(session, prompt, reading, now)
     if read.deactivated:
         await _reactivate(session, message.workspace_id, message.user_id)
+    changes = await with_alerts(session, message.workspace_id, applied.changes)
     return ReplyResult(
         reply.id or 0,
         reply.round_id,
         read.items,
-        tuple(applied.changes),
+        tuple(changes),
         reading.unread,
         reading.skip,
         reading.no_change,
