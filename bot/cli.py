@@ -19,6 +19,7 @@ from bot.importsummary import describe_import
 from bot.notify import DigestReport
 from bot.replycases import read_rate, run_cases, show_reply
 from bot.services.tokens import TokenInfo
+from bot.services.webhooks import EVENTS, WebhookInfo
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--team", required=True, help="the team's name")
     send.add_argument("--workspace", help="Slack workspace id (T…) when it cannot be inferred")
     _token_commands(commands)
+    _webhook_commands(commands)
     kpi = commands.add_parser("kpi", help="KPI history")
     history = kpi.add_subparsers(dest="kpi_command", required=True).add_parser(
         "import", help="load KPI history from a CSV file: kpi,period,value[,note]"
@@ -99,6 +101,21 @@ def _token_commands(commands: argparse._SubParsersAction) -> None:
     revoke = actions.add_parser("revoke", help="revoke a token by name")
     revoke.add_argument("name")
     for action in (create, listing, revoke):
+        action.add_argument(
+            "--workspace", help="Slack workspace id (T…) when it cannot be inferred"
+        )
+
+
+def _webhook_commands(commands: argparse._SubParsersAction) -> None:
+    webhook = commands.add_parser("webhook", help="signed webhooks for OKR and KPI events")
+    actions = webhook.add_subparsers(dest="webhook_command", required=True)
+    add = actions.add_parser("add", help="add a webhook; its signing secret is printed once")
+    add.add_argument("url")
+    add.add_argument("--events", required=True, help=",".join(EVENTS))
+    listing = actions.add_parser("list", help="URLs, events and deliveries")
+    remove = actions.add_parser("remove", help="remove a webhook by id or URL")
+    remove.add_argument("ref", metavar="ID|URL")
+    for action in (add, listing, remove):
         action.add_argument(
             "--workspace", help="Slack workspace id (T…) when it cannot be inferred"
         )
@@ -168,6 +185,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 1 if report.failed else 0
     elif args.command == "token":
         return _token(settings, args)
+    elif args.command == "webhook":
+        return _webhook(settings, args)
     elif args.command == "kpi":
         text = args.file.read_text(encoding="utf-8")
         done = asyncio.run(
@@ -214,6 +233,33 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
         asyncio.run(runtime.revoke_api_token(settings, name=args.name, workspace=args.workspace))
         print(f"okrbot: token {args.name} revoked")
     return 0
+
+
+def _webhook(settings: Settings, args: argparse.Namespace) -> int:
+    if args.webhook_command == "add":
+        added = asyncio.run(
+            runtime.add_webhook(
+                settings, url=args.url, events=args.events, workspace=args.workspace
+            )
+        )
+        events = ", ".join(added.events)
+        heading = f"okrbot: webhook {added.id} to {added.url} ({events})"
+        print(f"{heading}; signing secret, shown only now:", file=sys.stderr)
+        print(added.secret)
+    elif args.webhook_command == "list":
+        found = asyncio.run(runtime.list_webhooks(settings, workspace=args.workspace))
+        print("\n".join(_webhook_line(info) for info in found) or "okrbot: no webhooks")
+    else:
+        url = asyncio.run(runtime.remove_webhook(settings, ref=args.ref, workspace=args.workspace))
+        print(f"okrbot: webhook to {url} removed")
+    return 0
+
+
+def _webhook_line(info: WebhookInfo) -> str:
+    return (
+        f"{info.id}  {info.url}  {','.join(info.events)}  "
+        f"{info.pending} pending, {info.delivered} delivered, {info.failed} given up"
+    )
 
 
 def _token_line(info: TokenInfo) -> str:

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     # The HTTP API's per-token limit (SPEC §9): requests a second, and the burst allowed.
     okrbot_api_rate: float = Field(default=10.0, gt=0)
     okrbot_api_burst: int = Field(default=20, ge=1)
+    # Outgoing webhooks: how often the outbox is looked at, how long a receiver may take to
+    # answer, and the first retry's delay (doubling up to an hour, for 24 h) — all in seconds.
+    okrbot_webhook_poll: float = Field(default=1.0, gt=0)
+    okrbot_webhook_timeout: float = Field(default=10.0, gt=0)
+    okrbot_webhook_first_retry: float = Field(default=10.0, gt=0)
 
     @field_validator("slack_api_url")
     @classmethod

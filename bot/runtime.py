@@ -20,16 +20,18 @@ from bot.config import Settings
 from bot.errors import ConfigError, NotFound
 from bot.notify import DigestReport
 from bot.server import build_web_app, serve
-from bot.services import checkins, cycles, okrs, tokens
+from bot.services import checkins, cycles, okrs, tokens, webhooks
 from bot.services.container import Services
 from bot.services.exports import export_data, to_csv, to_yaml
 from bot.services.imports import ImportReport, import_file
 from bot.services.kpi_history import HistoryReport, import_history
 from bot.services.tokens import IssuedToken, TokenInfo
+from bot.services.webhooks import AddedWebhook, WebhookInfo
 from bot.slackclient import make_client
 from scheduler import jobs as checkin_jobs
 from scheduler.digest_jobs import send_digest_now, send_team_digest
 from scheduler.runner import ScheduleRunner
+from scheduler.webhooks import WebhookSender
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Cycle, Workspace
@@ -75,6 +77,8 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
         services, client, jobs={"digest": send_team_digest, **checkin_jobs.JOBS}
     )
     await runner.start()
+    sender = WebhookSender(services)
+    sender.start()
     web = await serve(build_web_app(app, services), settings.host, port or settings.port)
     # Everything loaded so far lives as long as the process: keep the cyclic garbage collector
     # from walking it again on every full collection (long pauses under load otherwise).
@@ -95,6 +99,7 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
             await socket_handler.close_async()
         runner.stop()
         await web.cleanup()
+        await sender.stop()
         await services.close()
 
 
@@ -245,3 +250,24 @@ async def import_kpi_history(
         return await import_history(
             database=database, workspace_id=workspace_id, text=text, filename=filename
         )
+
+
+async def add_webhook(
+    settings: Settings, *, url: str, events: str, workspace: str | None
+) -> AddedWebhook:
+    """`okrbot webhook add URL --events …`: a new webhook; its secret is returned once."""
+    wanted = webhooks.parse_events(events)
+    async with workspace_database(settings, workspace) as (database, workspace_id):
+        return await webhooks.add_webhook(
+            database=database, workspace_id=workspace_id, url=url, events=wanted
+        )
+
+
+async def list_webhooks(settings: Settings, *, workspace: str | None) -> list[WebhookInfo]:
+    async with workspace_database(settings, workspace) as (database, workspace_id):
+        return await webhooks.list_webhooks(database=database, workspace_id=workspace_id)
+
+
+async def remove_webhook(settings: Settings, *, ref: str, workspace: str | None) -> str:
+    async with workspace_database(settings, workspace) as (database, workspace_id):
+        return await webhooks.remove_webhook(database=database, workspace_id=workspace_id, ref=ref)

@@ -382,3 +382,42 @@ class ApiIdempotency(SQLModel, table=True):
     status: int
     body: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Webhook(SQLModel, table=True):
+    """An outgoing webhook (SPEC §9): the URL that hears which events, signed with `secret`.
+
+    HMAC needs the secret itself, so it is stored as given (printed once, never listed)."""
+
+    __table_args__ = (UniqueConstraint("workspace_id", "url"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    url: str = Field(max_length=2000)
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    secret: str = Field(max_length=64)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """The outbox: one event for one webhook, written in the same unit of work as the change
+    that caused it, so a commit never loses its event.
+
+    `next_attempt_at` is set while the delivery is pending and cleared once it was accepted or
+    given up; a sender claims a due row by moving `claimed_until` (its lease) forward, so two
+    replicas never post the same delivery at once. `delivery_id` is sent with every attempt:
+    receivers drop repeats by it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(max_length=32, unique=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    webhook_id: int = Field(foreign_key="webhook.id", index=True)
+    event: str = Field(max_length=32)
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    next_attempt_at: dt.datetime | None = Field(default=None, index=True)
+    claimed_until: dt.datetime | None = None
+    attempts: int = 0
+    delivered_at: dt.datetime | None = None
+    failed_at: dt.datetime | None = None
+    last_error: str | None = Field(default=None, max_length=200)

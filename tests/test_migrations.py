@@ -131,3 +131,32 @@ async def test_alignment_downgrade_and_upgrade_again(empty_db_url: str) -> None:
     finally:
         await database.dispose()
     assert diff == [] and count == 1
+
+
+async def test_webhooks_upgrade_and_downgrade_keep_everything_else(empty_db_url: str) -> None:
+    """Revision 0007 adds the webhook tables to a populated database; undone, it drops only
+    them; redone, the schema matches the models again."""
+    database = Database.connect(empty_db_url)
+    try:
+        await upgrade(database, "0006")
+        await _insert_flat_workspace(database)
+        await upgrade(database)
+        async with database.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO webhook (id, workspace_id, url, events, secret, created_at)"
+                    " VALUES (1, 'T0', 'https://example.com/h', '[\"kr.updated\"]', 's',"
+                    " '2026-11-30')"
+                )
+            )
+        await downgrade(database, "0006")
+        async with database.engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+            count = (await connection.execute(text("SELECT count(*) FROM keyresult"))).scalar()
+        assert {"webhook", "webhookdelivery"}.isdisjoint(tables) and count == 1
+        await upgrade(database)
+        async with database.engine.connect() as connection:
+            diff = await connection.run_sync(_diff)
+    finally:
+        await database.dispose()
+    assert diff == []

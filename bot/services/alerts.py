@@ -23,6 +23,7 @@ from bot.domain import Role
 from bot.progress import KpiStatus, kpi_status
 from bot.services.digests import KpiLine, Recipient, load_kpi_lines
 from bot.services.kpis import latest_kpi_values
+from bot.services.webhooks import record_event
 from storage.models import Kpi, Membership, Person, Team
 
 
@@ -79,7 +80,27 @@ async def _claim_one(
     ((_, line),) = await load_kpi_lines(session, Kpi.id == kpi.id)
     team = await session.get(Team, kpi.team_id)
     assert team is not None and line is not None  # the foreign key; a value was read above
-    return KpiAlert(line, before, team.name, await _recipients(session, team))
+    alert = KpiAlert(line, before, team.name, await _recipients(session, team))
+    await record_event(
+        session, workspace_id=kpi.workspace_id, event="kpi.alert", data=_event(alert)
+    )
+    return alert
+
+
+def _event(alert: KpiAlert) -> dict[str, object]:
+    """What the `kpi.alert` webhook event says."""
+    line = alert.kpi
+    return {
+        "kpi": line.name,
+        "team": alert.team_name,
+        "before": alert.before.value if alert.before else None,
+        "after": alert.after.value,
+        "value": line.value,
+        "period": line.periods[-1],
+        "target": line.target,
+        "warn": line.warn,
+        "unit": line.unit,
+    }
 
 
 def _announced(kpi: Kpi, old: float | None) -> KpiStatus | None:

@@ -39,6 +39,7 @@ from bot.progress import (
     trend,
 )
 from bot.services.okrs import KR_COLUMNS, KrView, current_cycle_query, kr_view
+from bot.services.webhooks import record_event
 from storage.db import Database
 from storage.models import (
     CheckinPrompt,
@@ -816,6 +817,21 @@ async def mark_sent(*, database: Database, claim_id: int, message_ts: str | None
         if claim is not None:
             claim.sent_at, claim.message_ts = utcnow(), message_ts
             session.add(claim)
+            await _digest_sent(session, claim)
+
+
+async def _digest_sent(session: AsyncSession, claim: DigestSent) -> None:
+    """The `digest.sent` webhook event, queued with the mark that the digest was sent."""
+    team = await session.get(Team, claim.team_id)
+    data = {
+        "team": team.name if team else None,
+        "period": claim.period,
+        "recipient": claim.manager_id,
+        "round_id": claim.round_id,
+        "message_ts": claim.message_ts,
+        "snapshot": claim.snapshot,
+    }
+    await record_event(session, workspace_id=claim.workspace_id, event="digest.sent", data=data)
 
 
 async def release_claim(*, database: Database, claim_id: int) -> None:

@@ -26,6 +26,7 @@ from bot.progress import KpiStatus, KrStatus, expected_progress, kpi_status, kr_
 from bot.services.alerts import KpiAlert, claim_in
 from bot.services.kpis import latest_kpi_values
 from bot.services.okrs import find_kr_in
+from bot.services.webhooks import record_event
 from storage.db import Database, in_session, insert_later, keep
 from storage.models import (
     Cycle,
@@ -217,7 +218,33 @@ async def _apply_kr(
     kr.status = status
     kr.updated_at = utcnow()
     session.add(kr)
+    await _kr_updated(session, kr, row.old_value, actor.user_id, actor.source, note)
     return row
+
+
+async def _kr_updated(
+    session: AsyncSession,
+    kr: KeyResult,
+    old_value: float | None,
+    author: str | None,
+    source: str,
+    note: str | None = None,
+) -> None:
+    """The `kr.updated` webhook event, queued in the change's own unit of work."""
+    data = {
+        "kr": f"KR-{kr.number}",
+        "title": kr.title,
+        "old_value": old_value,
+        "new_value": kr.current,
+        "target": kr.target,
+        "unit": kr.unit,
+        "confidence": kr.confidence,
+        "status": kr.status,
+        "note": note,
+        "author": author,
+        "source": str(source),
+    }
+    await record_event(session, workspace_id=kr.workspace_id, event="kr.updated", data=data)
 
 
 async def update_kr(
@@ -515,6 +542,7 @@ async def _undo_krs(session: AsyncSession, reply_id: int) -> list[Change]:
         kr.current = row.old_value if row.old_value is not None else kr.current
         kr.confidence, kr.status = await _previous_marks(session, kr_id)
         session.add(kr)
+        await _kr_updated(session, kr, before, row.author_id, Source.UNDO)
         changes.append(
             Change("kr", kr_id, f"KR-{kr.number} {kr.title}", kr.unit, before, kr.current)
         )

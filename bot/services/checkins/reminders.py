@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import PromptState
 from bot.services.checkins.members import _person, member_items
@@ -18,6 +19,7 @@ from bot.services.checkins.model import (
     Reminder,
 )
 from bot.services.checkins.schedules import is_away, latest_slot
+from bot.services.webhooks import record_event
 from storage.db import Database
 from storage.models import (
     CheckinPrompt,
@@ -131,21 +133,40 @@ async def release_reminder(*, database: Database, prompt_id: int, give_up: bool 
 async def close_rounds(*, database: Database, team_id: int, now: dt.datetime) -> list[int]:
     """Close the team's rounds past `closes_at`; the ids this call closed (once each)."""
     async with database.session() as session:
-        query = select(CheckinRound.id).where(
+        query = select(CheckinRound).where(
             CheckinRound.team_id == team_id,
             col(CheckinRound.closed_at).is_(None),
             CheckinRound.closes_at <= now,
         )
         closed = []
-        for round_id in (await session.exec(query)).all():
+        for checkin in (await session.exec(query)).all():
             result = await session.exec(
                 update(CheckinRound)
-                .where(col(CheckinRound.id) == round_id, col(CheckinRound.closed_at).is_(None))
+                .where(col(CheckinRound.id) == checkin.id, col(CheckinRound.closed_at).is_(None))
                 .values(closed_at=now)
             )
             if result.rowcount == 1:
-                closed.append(round_id or 0)
+                closed.append(checkin.id or 0)
+                await _round_closed(session, checkin, now)
     return closed
+
+
+async def _round_closed(session: AsyncSession, checkin: CheckinRound, now: dt.datetime) -> None:
+    """The `round.closed` webhook event, queued with the close itself."""
+    team = await session.get(Team, checkin.team_id)
+    counts = select(func.count(), func.count(col(CheckinPrompt.answered_at))).where(
+        CheckinPrompt.round_id == checkin.id
+    )
+    prompted, answered = (await session.exec(counts)).one()
+    data = {
+        "round_id": checkin.id,
+        "team": team.name if team else None,
+        "scheduled_for": checkin.scheduled_for.isoformat(),
+        "closed_at": now.isoformat(),
+        "prompted": prompted,
+        "answered": answered,
+    }
+    await record_event(session, workspace_id=checkin.workspace_id, event="round.closed", data=data)
 
 
 async def missed_slot(
