@@ -69,3 +69,22 @@ def split_period(text: str) -> tuple[str, str | None]:
     if words and _PERIOD.match(words[-1].upper()):
         return " ".join(words[:-1]), words[-1].upper()
     return text, None
+
+
+_SCORE = re.compile(
+    r"^(?P<number>\d+(?:[.,]\d+)?|[.,]\d+)\s*(?P<percent>%)?(?:\s*[-–—:]?\s*(?P<note>.*))?$",
+    re.DOTALL,
+)
+
+
+def read_score(text: str) -> ValueText | None:
+    """`0.7 launched late` / `0,7 - telat` / `70%` / `1` -> the score from 0 to 1 and the note;
+    None when the words start with no score, or it lies outside 0–1 (0–100 %)."""
+    found = _SCORE.match(text.strip())
+    if found is None:
+        return None
+    number = float(found["number"].replace(",", "."))
+    score = number / 100 if found["percent"] else number
+    if not 0 <= score <= 1:
+        return None
+    return ValueText(round(score, 2), (found["note"] or "").strip())

@@ -63,13 +63,13 @@ async def close(box: Sandbox, **kwargs: object) -> object:
 
 async def ended_q4(box: Sandbox) -> None:
     """The quarter as it ends: NPS reached 76 and signups passed their target (both from
-    `/okr update`); Dewi scored her CLV KR herself."""
+    `/okr update`); Dewi scored her CLV KR herself (`/okr score`)."""
     assert "76" in text_of(await box.command("/okr", "update KR-1 76", user_id="U0ALICE"))
     assert "3.6" in text_of(await box.command("/okr", "update KR-5 3.6", user_id="U0GITA"))
-    async with box.database.session() as session:
-        clv = (await session.exec(select(KeyResult).where(KeyResult.number == 3))).one()
-        clv.score, clv.score_note = 0.4, "the upsell launched late"
-        session.add(clv)
+    scored = text_of(
+        await box.command("/okr", "score KR-3 0.4 the upsell launched late", user_id="U0DEWI")
+    )
+    assert "Nilai KR-3" in scored  # Dewi reads Slack in Bahasa Indonesia
 
 
 async def test_close_freezes_scores_and_carries_the_unfinished(box: Sandbox) -> None:

@@ -168,6 +168,18 @@ async def _check_kr(
         )
 
 
+async def kr_for_change(
+    session: AsyncSession, actor: Actor, kr_id: int
+) -> tuple[KeyResult, Objective]:
+    """A KR and its objective, once it is known the actor may change it now: not closed, and
+    theirs to change (owner, objective owner, manager, or an authorized edge)."""
+    kr, objective = await _kr_context(session, actor.workspace_id, kr_id)
+    await refuse_if_closed(session, kr, objective)
+    if not actor.authorized:
+        await _check_kr(session, kr, objective, actor.user_id or "")
+    return kr, objective
+
+
 def _cycle_key(workspace_id: str, today: dt.date) -> tuple[str, str, dt.date]:
     return ("current_cycle", workspace_id, today)
 
@@ -307,10 +319,7 @@ async def apply_kr_update(
 
     Permission is checked before anything is written, so a refusal leaves the session clean."""
     now = now or utcnow()
-    kr, objective = await _kr_context(session, actor.workspace_id, kr_id)
-    await refuse_if_closed(session, kr, objective)
-    if not actor.authorized:
-        await _check_kr(session, kr, objective, actor.user_id or "")
+    kr, _ = await kr_for_change(session, actor, kr_id)
     old = kr.current
     await _apply_kr(
         session, kr, actor, origin, value=value, confidence=confidence, status=status, note=note
