@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from bot.replies import Item, read_reply
+from bot.replies.scores import read_score as read_one_score
 
 _VALUE_START = re.compile(r"^[-+]?(?:\$|€|£|rp\.?|idr|usd)?\s*\d", re.IGNORECASE)
 _CURRENCY_WORD = re.compile(r"^(?:\$|€|£|rp\.?|idr|usd)$", re.IGNORECASE)
@@ -71,20 +72,8 @@ def split_period(text: str) -> tuple[str, str | None]:
     return text, None
 
 
-_SCORE = re.compile(
-    r"^(?P<number>\d+(?:[.,]\d+)?|[.,]\d+)\s*(?P<percent>%)?(?:\s*[-–—:]?\s*(?P<note>.*))?$",
-    re.DOTALL,
-)
-
-
 def read_score(text: str) -> ValueText | None:
-    """`0.7 launched late` / `0,7 - telat` / `70%` / `1` -> the score from 0 to 1 and the note;
-    None when the words start with no score, or it lies outside 0–1 (0–100 %)."""
-    found = _SCORE.match(text.strip())
-    if found is None:
-        return None
-    number = float(found["number"].replace(",", "."))
-    score = number / 100 if found["percent"] else number
-    if not 0 <= score <= 1:
-        return None
-    return ValueText(round(score, 2), (found["note"] or "").strip())
+    """A score from 0 to 1 (or a percent) and its note, as `/okr score` takes it (see
+    `bot.replies.scores.read_score`)."""
+    found = read_one_score(text)
+    return None if found is None else ValueText(*found)

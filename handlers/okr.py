@@ -1,4 +1,4 @@
-"""`/okr` subcommands: status, tree, mine, update, history, score, add."""
+"""`/okr` subcommands: status, tree, mine, update, history, score, close, add."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from slack_bolt.async_app import AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.blocks.message import Message
-from bot.blocks.modals import build_okr_add
+from bot.blocks.modals import build_close_cycle, build_okr_add
 from bot.blocks.status import build_status
 from bot.blocks.tree import build_tree
 from bot.blocks.updates import build_changes, build_history, build_mine, build_scored
@@ -14,7 +14,7 @@ from bot.commandtext import ValueText, read_score, read_value, split_reference
 from bot.domain import Source
 from bot.errors import InvalidInput
 from bot.i18n import N_, t
-from bot.services import okrs, scoring, tree, updates
+from bot.services import closing, okrs, scoring, tree, updates
 from bot.services.container import Services
 from handlers.common import Caller, say_no_team, services_of
 from handlers.home import home_changed
@@ -160,6 +160,21 @@ async def add(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncR
     )
 
 
+async def close(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond) -> None:
+    """`/okr close [cycle]`: a manager's modal to close the cycle, a checkbox per unfinished KR."""
+    services = services_of(context)
+    draft = await closing.close_draft(
+        database=services.database,
+        workspace_id=who.workspace_id,
+        user_id=who.user_id,
+        name=rest or None,
+        now=services.clock(),
+    )
+    await context.client.views_open(
+        trigger_id=context["trigger_id"], view=build_close_cycle(draft, who.locale)
+    )
+
+
 SUBCOMMANDS = {
     "status": status,
     "tree": show_tree,
@@ -167,5 +182,6 @@ SUBCOMMANDS = {
     "update": update,
     "history": history,
     "score": score,
+    "close": close,
     "add": add,
 }

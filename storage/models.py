@@ -314,6 +314,26 @@ class CheckinPrompt(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=200)
 
 
+class ScoringPrompt(SQLModel, table=True):
+    """The DM asking one KR owner to score a cycle's KRs (SPEC §8); (cycle, user) is the
+    exactly-once claim, renewed while it is being sent like a check-in prompt's."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    user_id: str = Field(max_length=32, index=True)
+    state: str = Field(default=PromptState.CLAIMED, max_length=16)
+    claimed_at: dt.datetime = Field(default_factory=utcnow)
+    renewed_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    channel_id: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    answered_at: dt.datetime | None = None
+    error: str | None = Field(default=None, max_length=200)
+
+
 class ReplyMessage(SQLModel, table=True):
     """A person's DM to okrbot, read as a check-in reply; (channel, ts) dedupes Slack retries.
 

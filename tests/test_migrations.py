@@ -135,7 +135,7 @@ async def test_alignment_downgrade_and_upgrade_again(empty_db_url: str) -> None:
 
 async def test_close_and_carry_upgrade_keeps_a_populated_database(empty_db_url: str) -> None:
     """Revision 0007 on data from 0006: the cycle stays open, objectives and KRs unscored and
-    unfrozen, no KR carries another; every value already stored is kept."""
+    unfrozen, no KR carries another, no scoring claim; every value already stored is kept."""
     database = Database.connect(empty_db_url)
     try:
         await upgrade(database, "0006")
@@ -145,9 +145,11 @@ async def test_close_and_carry_upgrade_keeps_a_populated_database(empty_db_url: 
             cycle = (await connection.execute(text("SELECT * FROM cycle"))).mappings().one()
             objective = (await connection.execute(text("SELECT * FROM objective"))).mappings().one()
             kr = (await connection.execute(text("SELECT * FROM keyresult"))).mappings().one()
+            claims = (await connection.execute(text("SELECT count(*) FROM scoringprompt"))).scalar()
             diff = await connection.run_sync(_diff)
     finally:
         await database.dispose()
+    assert claims == 0  # no scoring DM is owed by the upgrade itself
     assert (cycle["name"], cycle["closed_at"]) == ("2026-Q4", None)
     assert (objective["final_progress"], objective["final_status"], objective["score"]) == (
         None,

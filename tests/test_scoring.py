@@ -6,8 +6,11 @@ refusing a new score."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.commandtext import read_score
+from bot.replies.scores import read_scores
 from bot.sandbox import Sandbox
 from tests.test_app_http import text_of
 from tests.test_closing import NOW, box, close, kr
@@ -70,3 +73,33 @@ async def test_a_score_is_kept_at_close_and_a_closed_kr_takes_no_new_one(box: Sa
     refused = text_of(await box.command("/okr", "score KR-1 0.9", user_id="U0ALICE"))
     assert "KR-1 is closed with cycle 2026-Q4; it carries on as KR-6" in refused
     assert (await kr(box.database, 1)).score == 0.7
+
+
+@pytest.mark.parametrize(
+    ("text", "scores", "as_suggested", "unread"),
+    [
+        ("1: 0.7 - launched late", [(1, 0.7, "launched late")], False, []),
+        ("1: 70%\n2: 1", [(1, 0.7, ""), (2, 1.0, "")], False, []),
+        ("1) 0,6 telat rilis; 2: 80%", [(1, 0.6, "telat rilis"), (2, 0.8, "")], False, []),
+        ("• KR-2: 0.4", [(2, 0.4, "")], False, []),
+        ("as suggested", [], True, []),
+        ("Sesuai saran", [], True, []),
+        ("1: 0.9\nas suggested", [(1, 0.9, "")], True, []),
+        ("1: 74", [], False, ["1: 74"]),
+        ("3: 0.5", [], False, ["3: 0.5"]),  # the DM listed two KRs
+        ("went well overall", [], False, ["went well overall"]),
+        ("1: 0.2\n1: 0.3", [(1, 0.3, "")], False, []),  # the later line wins
+    ],
+)
+def test_a_reply_to_the_scoring_dm_is_read_line_by_line(
+    text: str, scores: list[tuple[int, float, str]], as_suggested: bool, unread: list[str]
+) -> None:
+    reading = read_scores(text, count=2)
+    assert [(s.n, s.score, s.note) for s in reading.scores] == scores
+    assert (reading.as_suggested, list(reading.unread)) == (as_suggested, unread)
+
+
+@given(st.text(max_size=200), st.integers(min_value=0, max_value=30))
+def test_any_text_reads_without_an_exception(text: str, count: int) -> None:
+    reading = read_scores(text, count)
+    assert all(1 <= s.n <= count and 0 <= s.score <= 1 for s in reading.scores)

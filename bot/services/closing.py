@@ -17,7 +17,8 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.errors import InvalidInput, NotFound
+from bot.domain import Role
+from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.i18n import N_
 from bot.progress import (
     Aligned,
@@ -30,8 +31,9 @@ from bot.progress import (
     suggested_score,
 )
 from bot.services.checkins.model import OPEN_INITIATIVES
+from bot.services.okrs import current_cycle
 from storage.db import Database
-from storage.models import Cycle, Initiative, KeyResult, Objective, utcnow
+from storage.models import Cycle, Initiative, KeyResult, Membership, Objective, utcnow
 
 # `--carry unfinished` (every KR short of its target), `none`, or the KR ids a manager ticked.
 Carry = Literal["unfinished", "none"] | Collection[int]
@@ -76,11 +78,86 @@ async def close_cycle(
     name: str,
     carry: Carry = "unfinished",
     now: dt.datetime | None = None,
+    by: str | None = None,
 ) -> CycleClosed:
-    """`okrbot cycle close NAME [--carry unfinished|none]`: freeze and carry over, all or
-    nothing; a refusal (unknown, closed already, not started, nowhere to carry) writes nothing."""
+    """`okrbot cycle close NAME [--carry unfinished|none]`, or a manager's `/okr close` (`by`,
+    with the KR ids ticked as `carry`): freeze and carry over, all or nothing; a refusal
+    (not a manager, unknown, closed already, not started, nowhere to carry) writes nothing."""
     at = now or utcnow()
-    return await database.transact(lambda session: _close(session, workspace_id, name, carry, at))
+
+    async def work(session: AsyncSession) -> CycleClosed:
+        if by is not None:
+            await _require_manager(session, workspace_id, by)
+        return await _close(session, workspace_id, name, carry, at)
+
+    return await database.transact(work)
+
+
+@dataclass(frozen=True)
+class CloseDraft:
+    """What the `/okr close` modal offers: the cycle, the one its KRs would carry into, and
+    its unfinished KRs (id, `KR-n`, title, progress)."""
+
+    cycle: str
+    next_cycle: str | None
+    unfinished: tuple[tuple[int, str, str, float], ...]
+
+
+async def close_draft(
+    *,
+    database: Database,
+    workspace_id: str,
+    user_id: str,
+    name: str | None,
+    now: dt.datetime,
+) -> CloseDraft:
+    """The cycle a manager's `/okr close [cycle]` means (the named one, else the current one)
+    and its unfinished KRs; refused, as the close itself would be, for a non-manager or a
+    cycle closed or not started."""
+    async with database.read() as session:
+        await _require_manager(session, workspace_id, user_id)
+        if name:
+            query = select(Cycle).where(Cycle.workspace_id == workspace_id, Cycle.name == name)
+            cycle = (await session.exec(query)).first()
+        else:
+            cycle = await current_cycle(session, workspace_id, now.date())
+        if cycle is None:
+            raise NotFound(what=f"cycle {name}" if name else "a cycle")
+        if cycle.closed_at is not None:
+            raise InvalidInput(N_("Cycle {name} is closed already."), name=cycle.name)
+        if cycle.start > now.date():
+            raise InvalidInput(N_("Cycle {name} has not started yet."), name=cycle.name)
+        objectives = select(Objective.id).where(Objective.cycle_id == cycle.id)
+        krs = (
+            await session.exec(
+                select(KeyResult)
+                .where(col(KeyResult.objective_id).in_(objectives))
+                .order_by(col(KeyResult.number))
+            )
+        ).all()
+        following = (
+            await session.exec(
+                select(Cycle.name)
+                .where(Cycle.workspace_id == workspace_id, col(Cycle.start) > cycle.end)
+                .order_by(col(Cycle.start))
+            )
+        ).first()
+    unfinished = []
+    for kr in krs:
+        progress = kr_progress(kr.start, kr.target, kr.current)
+        if is_unfinished(progress):
+            unfinished.append((kr.id or 0, f"KR-{kr.number}", kr.title, progress))
+    return CloseDraft(cycle.name, following, tuple(unfinished))
+
+
+async def _require_manager(session: AsyncSession, workspace_id: str, user_id: str) -> None:
+    query = select(Membership.id).where(
+        Membership.workspace_id == workspace_id,
+        Membership.user_id == user_id,
+        Membership.role == Role.MANAGER,
+    )
+    if (await session.exec(query)).first() is None:
+        raise NotAllowed(N_("Only a team's manager can close a cycle."))
 
 
 async def _close(
