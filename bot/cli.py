@@ -15,7 +15,7 @@ from bot import runtime
 from bot.config import Settings, load_settings
 from bot.demo import run_demo
 from bot.errors import ConfigError, ImportFileError, InvalidInput, NotFound
-from bot.importsummary import describe_import
+from bot.importsummary import describe_close, describe_import
 from bot.notify import DigestReport
 from bot.replycases import read_rate, run_cases, show_reply
 from bot.services.tokens import TokenInfo
@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--workspace", help="Slack workspace id (T…) when it cannot be inferred")
 
     cycle = commands.add_parser("cycle", help="OKR cycles")
-    cycle_start = cycle.add_subparsers(dest="cycle_command", required=True).add_parser(
+    cycle_commands = cycle.add_subparsers(dest="cycle_command", required=True)
+    cycle_start = cycle_commands.add_parser(
         "start", help="create a cycle (it must overlap no other)"
     )
     cycle_start.add_argument("name", help="the cycle's name, e.g. 2027-Q1")
@@ -71,6 +72,20 @@ def _parser() -> argparse.ArgumentParser:
         "--scoring-days", type=int, default=7, help="days of scoring at the end"
     )
     cycle_start.add_argument(
+        "--workspace", help="Slack workspace id (T…) when it cannot be inferred"
+    )
+
+    cycle_close = cycle_commands.add_parser(
+        "close", help="freeze a cycle's progress, statuses and scores; carry KRs over"
+    )
+    cycle_close.add_argument("name", help="the cycle's name, e.g. 2026-Q4")
+    cycle_close.add_argument(
+        "--carry",
+        choices=("unfinished", "none"),
+        default="unfinished",
+        help="KRs short of their target start the next cycle where they ended (default)",
+    )
+    cycle_close.add_argument(
         "--workspace", help="Slack workspace id (T…) when it cannot be inferred"
     )
 
@@ -195,6 +210,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         )
         print(f"okrbot: {done.added} measurements imported, {done.unchanged} already there")
+    elif args.command == "cycle" and args.cycle_command == "close":
+        closed = asyncio.run(
+            runtime.close_cycle(
+                settings, name=args.name, carry=args.carry, workspace=args.workspace
+            )
+        )
+        print("okrbot: " + describe_close(closed, settings.okrbot_locale))
     elif args.command == "cycle":
         cycle = asyncio.run(
             runtime.start_cycle(

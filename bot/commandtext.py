@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from bot.replies import Item, read_reply
+from bot.replies.scores import read_score as read_one_score
 
 _VALUE_START = re.compile(r"^[-+]?(?:\$|€|£|rp\.?|idr|usd)?\s*\d", re.IGNORECASE)
 _CURRENCY_WORD = re.compile(r"^(?:\$|€|£|rp\.?|idr|usd)$", re.IGNORECASE)
@@ -69,3 +70,10 @@ def split_period(text: str) -> tuple[str, str | None]:
     if words and _PERIOD.match(words[-1].upper()):
         return " ".join(words[:-1]), words[-1].upper()
     return text, None
+
+
+def read_score(text: str) -> ValueText | None:
+    """A score from 0 to 1 (or a percent) and its note, as `/okr score` takes it (see
+    `bot.replies.scores.read_score`)."""
+    found = read_one_score(text)
+    return None if found is None else ValueText(*found)

@@ -5,6 +5,7 @@
     ├── ImportFileError              an import file that cannot be applied (collects Problems)
     ├── NotFound                     a KR, KPI, team... named by a user does not exist
     ├── NotAllowed                   the caller may not change that item
+    │   └── Closed                   ...because its cycle is closed (SPEC §8)
     └── InvalidInput                 a value a user typed cannot be used
         └── InvalidField             ...in a named field of an API request (`path`)
             └── KeyReused            an Idempotency-Key sent again with another request
@@ -71,6 +72,12 @@ class NotAllowed(OkrbotError):
     """The caller may not change this item."""
 
     msgid = N_("You can't change that.")
+
+
+class Closed(NotAllowed):
+    """A KR (or its initiative) of a closed cycle: it takes no more updates."""
+
+    msgid = N_("{kr} is closed: cycle {cycle} has ended, so it takes no more updates.")
 
 
 class InvalidInput(OkrbotError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from bot.i18n import t, tn
+from bot.services.closing import CycleClosed
 from bot.services.imports import ImportReport
 
 
@@ -71,3 +72,39 @@ def describe_import(report: ImportReport, locale: str) -> str:
     if updated:
         parts.append(t(locale, "updated {things}", things=", ".join(updated)))
     return "; ".join(parts)
+
+
+def describe_close(closed: CycleClosed, locale: str) -> str:
+    """What `okrbot cycle close` did: `cycle 2026-Q4 closed: 3 key results frozen (1 scored, 2
+    at their suggested score); 2 carried over to 2027-Q1: KR-1 → KR-4, KR-3 → KR-5`."""
+    suggested = sum(1 for kr in closed.krs if kr.suggested)
+    frozen = tn(
+        locale,
+        "{count} key result frozen",
+        "{count} key results frozen",
+        len(closed.krs),
+    )
+    scored = t(
+        locale,
+        "{scored} scored, {suggested} at the suggested score",
+        scored=len(closed.krs) - suggested,
+        suggested=suggested,
+    )
+    said = t(
+        locale,
+        "cycle {name} closed: {frozen} ({scored})",
+        name=closed.cycle,
+        frozen=frozen,
+        scored=scored,
+    )
+    carried = closed.carried
+    if not carried:
+        return said + "; " + t(locale, "nothing carried over")
+    links = ", ".join(f"{kr.short_id} → KR-{kr.carried_to}" for kr in carried)
+    moved = t(
+        locale,
+        "carried over to {cycle}: {links}",
+        cycle=closed.next_cycle,
+        links=links,
+    )
+    return said + "; " + moved

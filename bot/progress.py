@@ -184,6 +184,17 @@ def _own_progress(
     return weighted_mean(pairs)
 
 
+def suggested_score(progress: float) -> float:
+    """The end-of-cycle score okrbot suggests (SPEC §8): progress clamped to 0–1, rounded to
+    one decimal (half up, as people round by hand: 65% suggests 0.7)."""
+    return math.floor(clamp(progress) * 10 + 0.5 + 1e-9) / 10
+
+
+def is_unfinished(progress: float) -> bool:
+    """A KR short of its target: what `--carry unfinished` takes into the next cycle."""
+    return clamp(progress) < 1.0
+
+
 def objective_status(progress: float | None, expected: float) -> KrStatus | None:
     """§2's thresholds applied to an objective's progress; none without progress."""
     return None if progress is None else kr_status(progress, expected)

@@ -9,6 +9,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
@@ -20,7 +21,8 @@ from bot.config import Settings
 from bot.errors import ConfigError, NotFound
 from bot.notify import DigestReport
 from bot.server import build_web_app, serve
-from bot.services import checkins, cycles, okrs, tokens, webhooks
+from bot.services import checkins, closing, cycles, okrs, tokens, webhooks
+from bot.services.closing import CycleClosed
 from bot.services.container import Services
 from bot.services.exports import export_data, to_csv, to_yaml
 from bot.services.imports import ImportReport, import_file
@@ -31,6 +33,7 @@ from bot.slackclient import make_client
 from scheduler import jobs as checkin_jobs
 from scheduler.digest_jobs import send_digest_now, send_team_digest
 from scheduler.runner import ScheduleRunner
+from scheduler.scoring_jobs import send_scoring
 from scheduler.webhooks import WebhookSender
 from storage.db import Database
 from storage.migrate import upgrade
@@ -74,7 +77,9 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
     services = Services(settings=settings, database=database)
     app = build_app(settings, client=client, services=services, http=not use_socket)
     runner = ScheduleRunner(
-        services, client, jobs={"digest": send_team_digest, **checkin_jobs.JOBS}
+        services,
+        client,
+        jobs={"digest": send_team_digest, "scoring": send_scoring, **checkin_jobs.JOBS},
     )
     await runner.start()
     sender = WebhookSender(services)
@@ -184,6 +189,16 @@ async def start_cycle(
             start=start,
             end=end,
             scoring_days=scoring_days,
+        )
+
+
+async def close_cycle(
+    settings: Settings, *, name: str, carry: Literal["unfinished", "none"], workspace: str | None
+) -> CycleClosed:
+    """`okrbot cycle close NAME [--carry unfinished|none]`."""
+    async with workspace_database(settings, workspace) as (database, workspace_id):
+        return await closing.close_cycle(
+            database=database, workspace_id=workspace_id, name=name, carry=carry
         )
 
 

@@ -1,4 +1,5 @@
-"""Messages in the bot's DMs: check-in replies and their edits, answered in the reply's thread."""
+"""Messages in the bot's DMs: check-in replies and their edits, and replies to the scoring DM,
+answered in the reply's thread."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.checkin import build_confirmation
 from bot.blocks.questions import build_question
+from bot.blocks.scoring import build_scores_taken
 from bot.notify import announce_kpi_changes
-from bot.services import checkins
+from bot.services import checkins, scoring
 from bot.services.checkins import IncomingReply
 from handlers.common import caller, services_of
 
@@ -48,12 +50,22 @@ def incoming(event: dict, body: dict, team_id: str) -> IncomingReply | None:
 async def on_message(
     event: dict, body: dict, client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    """Serves `message.im`: a check-in reply (or its edit), recorded once and confirmed."""
+    """Serves `message.im`: a check-in reply (or its edit), or scores answering the scoring DM,
+    recorded once and confirmed."""
     reply = incoming(event, body, context.team_id or context.enterprise_id or "")
     if reply is None:
         return
     who = await caller(context, client, reply.user_id)
     services = services_of(context)
+    scored = await scoring.take_scores(
+        database=services.database, message=reply, now=services.clock()
+    )
+    if scored is not None:
+        answer = build_scores_taken(scored, who.locale)
+        await client.chat_postMessage(
+            channel=reply.channel_id, thread_ts=reply.ts, **answer.as_kwargs()
+        )
+        return
     take = checkins.retake_reply if event.get("subtype") == EDITED else checkins.take_reply
     result = await take(database=services.database, message=reply, now=services.clock())
     if result is None:

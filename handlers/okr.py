@@ -1,4 +1,4 @@
-"""`/okr` subcommands: status, tree, mine, update, history, add."""
+"""`/okr` subcommands: status, tree, mine, update, history, score, close, add."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ from slack_bolt.async_app import AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.blocks.message import Message
-from bot.blocks.modals import build_okr_add
+from bot.blocks.modals import build_close_cycle, build_okr_add
 from bot.blocks.status import build_status
 from bot.blocks.tree import build_tree
-from bot.blocks.updates import build_changes, build_history, build_mine
-from bot.commandtext import ValueText, read_value, split_reference
+from bot.blocks.updates import build_changes, build_history, build_mine, build_scored
+from bot.commandtext import ValueText, read_score, read_value, split_reference
 from bot.domain import Source
 from bot.errors import InvalidInput
 from bot.i18n import N_, t
-from bot.services import okrs, tree, updates
+from bot.services import closing, okrs, scoring, tree, updates
 from bot.services.container import Services
 from handlers.common import Caller, say_no_team, services_of
 from handlers.home import home_changed
@@ -22,6 +22,11 @@ from storage.models import KeyResult, Team
 
 UPDATE_USAGE = N_(
     "Write it as `/okr update KR-7 74 [note]`, or with a word of the KR: `/okr update nps 74`."
+)
+
+SCORE_USAGE = N_(
+    "Write it as `/okr score KR-7 0.7 [note]`: a score from 0 to 1 (or 0% to 100%), then a "
+    "line of retrospective."
 )
 
 
@@ -110,6 +115,23 @@ async def update(who: Caller, rest: str, context: AsyncBoltContext, respond: Asy
     home_changed(context, who)
 
 
+async def score(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond) -> None:
+    """`/okr score <KR> <score> [note]`: the KR's end-of-cycle score and a retrospective line."""
+    services = services_of(context)
+    ref, tail = split_reference(rest)
+    said = read_score(tail) if ref and tail else None
+    if said is None:
+        raise InvalidInput(SCORE_USAGE)
+    scored = await scoring.score_kr(
+        database=services.database,
+        actor=updates.Actor(who.workspace_id, who.user_id, Source.COMMAND),
+        ref=ref,
+        score=said.value,
+        note=said.rest or None,
+    )
+    await respond(**build_scored(scored, who.locale).as_kwargs(), response_type="ephemeral")
+
+
 async def history(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond) -> None:
     """`/okr history <KR>`: every change to the KR, with who, when and from where."""
     services = services_of(context)
@@ -138,11 +160,28 @@ async def add(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncR
     )
 
 
+async def close(who: Caller, rest: str, context: AsyncBoltContext, respond: AsyncRespond) -> None:
+    """`/okr close [cycle]`: a manager's modal to close the cycle, a checkbox per unfinished KR."""
+    services = services_of(context)
+    draft = await closing.close_draft(
+        database=services.database,
+        workspace_id=who.workspace_id,
+        user_id=who.user_id,
+        name=rest or None,
+        now=services.clock(),
+    )
+    await context.client.views_open(
+        trigger_id=context["trigger_id"], view=build_close_cycle(draft, who.locale)
+    )
+
+
 SUBCOMMANDS = {
     "status": status,
     "tree": show_tree,
     "mine": mine,
     "update": update,
     "history": history,
+    "score": score,
+    "close": close,
     "add": add,
 }

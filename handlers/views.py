@@ -1,4 +1,4 @@
-"""Modal submissions: `/okr add`, `/kpi add` and the App Home update modal.
+"""Modal submissions: `/okr add`, `/kpi add`, `/okr close` and the App Home update modal.
 
 Each is validated and stored before `ack()`, so a problem goes back into the modal next to
 its field (`response_action="errors"`) and nothing is stored until everything is valid.
@@ -13,12 +13,13 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import ids
-from bot.blocks.modals import parse_kpi_add, parse_kr_update, parse_okr_add
+from bot.blocks.modals import parse_close_cycle, parse_kpi_add, parse_kr_update, parse_okr_add
 from bot.blocks.updates import build_changes
 from bot.domain import Source
 from bot.errors import OkrbotError
 from bot.i18n import t
-from bot.services import create, okrs, updates
+from bot.importsummary import describe_close
+from bot.services import closing, create, okrs, updates
 from handlers.common import Caller, caller, services_of
 from handlers.home import home_changed
 
@@ -127,4 +128,32 @@ async def kr_update(
     home_changed(context, who)
 
 
-VIEWS = {ids.VIEW_OKR_ADD: okr_add, ids.VIEW_KPI_ADD: kpi_add, ids.VIEW_KR_UPDATE: kr_update}
+async def cycle_close(
+    ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    """Submission of the `/okr close` modal: closes the cycle, carrying the KRs ticked; the
+    manager gets what it did (or why not) by DM."""
+    await ack()
+    who = await caller(context, client, body["user"]["id"])
+    services = services_of(context)
+    try:
+        closed = await closing.close_cycle(
+            database=services.database,
+            workspace_id=who.workspace_id,
+            name=json.loads(view["private_metadata"])["cycle"],
+            carry=parse_close_cycle(view["state"]["values"]),
+            now=services.clock(),
+            by=who.user_id,
+        )
+        text = describe_close(closed, who.locale)
+    except OkrbotError as error:
+        text = t(who.locale, error.msgid, **error.params)
+    await client.chat_postMessage(channel=who.user_id, text=text)
+
+
+VIEWS = {
+    ids.VIEW_OKR_ADD: okr_add,
+    ids.VIEW_KPI_ADD: kpi_add,
+    ids.VIEW_KR_UPDATE: kr_update,
+    ids.VIEW_CYCLE_CLOSE: cycle_close,
+}

@@ -31,7 +31,9 @@ SWEEP_MINUTES = 1
 # The look for rounds whose sender died (`take_over(services, client)`, one indexed query for
 # all teams): a round must resume within 30 s of a restart, and the lease alone takes 20.
 TAKE_OVER_SECONDS = 2
-GLOBAL_JOBS = ("sync", "take_over")
+# Scoring DMs (`scoring(services, client)`, SPEC §8): owed from the day a cycle enters scoring.
+SCORING_MINUTES = 1
+GLOBAL_JOBS = ("sync", "take_over", "scoring")
 # A job missed while the process was down still runs on start within this window (SPEC: a
 # missed check-in is caught up, an old one skipped); APScheduler's default is one second.
 MISFIRE_GRACE_SECONDS = 6 * 3600
@@ -71,6 +73,14 @@ class ScheduleRunner:
                 args=(self.services, self.client),
                 id="take_over",
             )
+        if "scoring" in self.jobs:
+            args = (self.services, self.client)
+            scoring = self.jobs["scoring"]
+            # Every minute, and once now: a DM owed while the process was down goes out on start.
+            self.scheduler.add_job(
+                scoring, IntervalTrigger(minutes=SCORING_MINUTES), args=args, id="scoring"
+            )
+            self.scheduler.add_job(scoring, args=args, id="scoring:start")
         await self.sync()
         self._catch_up()
 
@@ -96,7 +106,7 @@ class ScheduleRunner:
             job_id: trigger for team in teams for job_id, trigger in self._triggers(team).items()
         }
         for job in self.scheduler.get_jobs():
-            if job.id in GLOBAL_JOBS or job.id.startswith("catch_up:"):
+            if job.id in GLOBAL_JOBS or job.id.startswith(("catch_up:", "scoring:")):
                 continue
             if job.id not in wanted:
                 job.remove()

@@ -77,6 +77,8 @@ class Cycle(SQLModel, table=True):
     start: dt.date
     end: dt.date
     scoring_days: int = 7
+    # Set once, by the unit of work that closes the cycle (`okrbot cycle close`, `/okr close`).
+    closed_at: dt.datetime | None = None
 
 
 class Team(SQLModel, table=True):
@@ -129,6 +131,11 @@ class Objective(SQLModel, table=True):
     parent_id: int | None = Field(default=None, foreign_key="objective.id", index=True)
     weight: float = 1.0
     progress_from: str = Field(default=ProgressFrom.KRS, max_length=16)
+    # Frozen when its cycle closes: the roll-up's progress, its status, and its KRs' scores
+    # rolled up the same way.
+    final_progress: float | None = None
+    final_status: str | None = Field(default=None, max_length=16)
+    score: float | None = None
 
 
 class Kpi(SQLModel, table=True):
@@ -179,6 +186,17 @@ class KeyResult(SQLModel, table=True):
     status: str | None = Field(default=None, max_length=16)
     position: int = 0
     updated_at: dt.datetime = Field(default_factory=utcnow)
+    # End of cycle (SPEC §8): the owner's score from 0 to 1 and retrospective line; at close,
+    # a KR nobody scored keeps its suggested score, marked `score_suggested`.
+    score: float | None = None
+    score_note: str | None = Field(default=None, max_length=3000)
+    score_suggested: bool = False
+    # Frozen when its cycle closes; a closed KR takes no more updates.
+    closed_at: dt.datetime | None = None
+    final_progress: float | None = None
+    final_status: str | None = Field(default=None, max_length=16)
+    # The KR of an earlier cycle this one carries over.
+    carried_from_id: int | None = Field(default=None, foreign_key="keyresult.id", index=True)
 
 
 class Initiative(SQLModel, table=True):
@@ -292,6 +310,26 @@ class CheckinPrompt(SQLModel, table=True):
     # A reminder being sent: its claim (renewed like a prompt's), and how many sends were tried.
     reminder_claimed_at: dt.datetime | None = None
     reminder_attempts: int = 0
+    answered_at: dt.datetime | None = None
+    error: str | None = Field(default=None, max_length=200)
+
+
+class ScoringPrompt(SQLModel, table=True):
+    """The DM asking one KR owner to score a cycle's KRs (SPEC §8); (cycle, user) is the
+    exactly-once claim, renewed while it is being sent like a check-in prompt's."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    user_id: str = Field(max_length=32, index=True)
+    state: str = Field(default=PromptState.CLAIMED, max_length=16)
+    claimed_at: dt.datetime = Field(default_factory=utcnow)
+    renewed_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    channel_id: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
     answered_at: dt.datetime | None = None
     error: str | None = Field(default=None, max_length=200)
 

@@ -140,7 +140,7 @@ async def test_webhooks_upgrade_and_downgrade_keep_everything_else(empty_db_url:
     try:
         await upgrade(database, "0006")
         await _insert_flat_workspace(database)
-        await upgrade(database)
+        await upgrade(database, "0007")
         async with database.engine.begin() as connection:
             await connection.execute(
                 text(
@@ -159,4 +159,36 @@ async def test_webhooks_upgrade_and_downgrade_keep_everything_else(empty_db_url:
             diff = await connection.run_sync(_diff)
     finally:
         await database.dispose()
+    assert diff == []
+
+
+async def test_close_and_carry_upgrade_keeps_a_populated_database(empty_db_url: str) -> None:
+    """Revision 0008 on data from before it: the cycle stays open, objectives and KRs unscored
+    and unfrozen, no KR carries another, no scoring claim; every value already stored is kept."""
+    database = Database.connect(empty_db_url)
+    try:
+        await upgrade(database, "0007")
+        await _insert_flat_workspace(database)
+        await upgrade(database)
+        async with database.engine.connect() as connection:
+            cycle = (await connection.execute(text("SELECT * FROM cycle"))).mappings().one()
+            objective = (await connection.execute(text("SELECT * FROM objective"))).mappings().one()
+            kr = (await connection.execute(text("SELECT * FROM keyresult"))).mappings().one()
+            claims = (await connection.execute(text("SELECT count(*) FROM scoringprompt"))).scalar()
+            diff = await connection.run_sync(_diff)
+    finally:
+        await database.dispose()
+    assert claims == 0  # no scoring DM is owed by the upgrade itself
+    assert (cycle["name"], cycle["closed_at"]) == ("2026-Q4", None)
+    assert (objective["final_progress"], objective["final_status"], objective["score"]) == (
+        None,
+        None,
+        None,
+    )
+    assert (objective["title"], objective["weight"]) == ("Answer faster", 1.0)
+    assert not kr["score_suggested"]
+    frozen = ("score", "score_note", "closed_at", "final_progress", "final_status")
+    assert [kr[name] for name in frozen] == [None] * len(frozen)
+    assert kr["carried_from_id"] is None
+    assert (kr["number"], kr["start"], kr["target"], kr["current"]) == (7, 6.0, 4.0, 5.0)
     assert diff == []

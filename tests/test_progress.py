@@ -19,6 +19,7 @@ from bot.progress import (
     clamp,
     expected_progress,
     is_exceeded,
+    is_unfinished,
     kpi_status,
     kr_progress,
     kr_status,
@@ -27,6 +28,7 @@ from bot.progress import (
     percent,
     rollup,
     sparkline,
+    suggested_score,
     trend,
     weighted_mean,
 )
@@ -345,3 +347,24 @@ def test_a_decreasing_kr_moving_down_moves_its_tree_up(
     before = tree(target + (start - target) * earlier)
     after = tree(target + (start - target) * later)
     assert after[0] is not None and before[0] is not None and after[0] > before[0]
+
+
+@pytest.mark.parametrize(
+    ("progress", "score"),
+    [(0.0, 0.0), (0.4, 0.4), (0.649, 0.6), (0.65, 0.7), (0.95, 1.0), (1.3, 1.0), (-0.2, 0.0)],
+)
+def test_the_suggested_score_is_progress_rounded_to_a_tenth(progress: float, score: float) -> None:
+    assert suggested_score(progress) == score
+
+
+@given(st.floats(min_value=-5, max_value=5, allow_nan=False))
+def test_a_suggested_score_is_a_tenth_between_0_and_1(progress: float) -> None:
+    score = suggested_score(progress)
+    assert 0.0 <= score <= 1.0
+    assert round(score * 10) == pytest.approx(score * 10)
+    assert abs(score - min(1.0, max(0.0, progress))) <= 0.05 + 1e-9
+
+
+def test_only_a_kr_short_of_its_target_is_unfinished() -> None:
+    assert is_unfinished(0.99) and is_unfinished(-0.1)
+    assert not is_unfinished(1.0) and not is_unfinished(1.4)

@@ -20,7 +20,7 @@ from bot.blocks.common import (
 from bot.blocks.message import Message
 from bot.i18n import N_, t
 from bot.progress import KpiStatus, KrStatus
-from bot.services.checkins import CheckinItem, ReplyResult
+from bot.services.checkins import CheckinItem, Refusal, ReplyResult
 from bot.services.updates import Change
 
 INITIATIVE_STATUS_TEXT = {
@@ -223,11 +223,17 @@ def _unread_lines(result: ReplyResult, locale: str) -> list[str]:
     ]
 
 
+def refusal_line(refusal: Refusal, locale: str) -> str:
+    """Why a reply's line about an item recorded nothing: its cycle closed, or it changed
+    hands since the prompt."""
+    if refusal.closed is not None:
+        return t(locale, refusal.closed.msgid, **refusal.closed.params)
+    item = escape(refusal.title)
+    return t(locale, "I couldn't change {item}: it is no longer yours to update.", item=item)
+
+
 def _refused_lines(result: ReplyResult, locale: str) -> list[str]:
-    return [
-        t(locale, "I couldn't change {item}: it is no longer yours to update.", item=escape(title))
-        for title in result.refused
-    ]
+    return [refusal_line(refusal, locale) for refusal in result.refused]
 
 
 def _unreadable(result: ReplyResult, locale: str) -> Message:

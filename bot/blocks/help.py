@@ -23,6 +23,8 @@ def _okr_usage(example: KrView | None, locale: str) -> tuple[tuple[str, str], ..
         ("/okr mine", N_("your key results and initiatives")),
         (f"/okr update {kr} {value} [note]", N_("record a new value for a key result")),
         (f"/okr history {kr}", N_("every change to a key result")),
+        (f"/okr score {kr} 0.7 [note]", N_("score a key result at the end of its cycle, 0 to 1")),
+        ("/okr close [cycle]", N_("close a cycle and carry unfinished key results (managers)")),
         ("/okr checkin", N_("open your check-in now, in a DM")),
         ("/okr add", N_("create an objective with its key results")),
         ("/okr away 2026-12-01", N_("pause your check-ins until a date")),

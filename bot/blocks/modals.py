@@ -15,6 +15,8 @@ from bot.blocks.common import escape
 from bot.commandtext import read_value
 from bot.domain import Direction, Period
 from bot.i18n import N_, t
+from bot.progress import percent
+from bot.services.closing import CloseDraft
 from bot.services.create import NewKpi, NewKr, NewObjective
 from storage.models import KeyResult, Team
 
@@ -290,3 +292,62 @@ def parse_kr_update(state: State, locale: str) -> tuple[float, int | None, str |
     confidence = _value(state, "kr_confidence")
     note = _value(state, "kr_note") or None
     return value, int(confidence) if confidence else None, note
+
+
+CARRY_BLOCK = "carry_{n}"
+_CHECKBOXES = 10  # Slack's most options in one checkboxes element
+_CARRY_BLOCKS = 45  # with the notes, within a modal's 100 blocks
+
+
+def build_close_cycle(draft: CloseDraft, locale: str) -> dict[str, Any]:
+    """The `/okr close` modal: what closing does, and a checkbox per unfinished KR (all ticked)
+    for what carries into the next cycle, ten to a block as Slack allows."""
+    note = t(
+        locale,
+        "Closing {cycle} freezes every key result's progress, status and score; closed key "
+        "results take no more updates.",
+        cycle=draft.cycle,
+    )
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": note}}]
+    if draft.unfinished and draft.next_cycle:
+        pairs = [
+            (str(kr_id), f"{short_id} {title} — {percent(progress)}%")
+            for kr_id, short_id, title, progress in draft.unfinished
+        ]
+        chunks = [pairs[i : i + _CHECKBOXES] for i in range(0, len(pairs), _CHECKBOXES)]
+        label = t(locale, "Carry into {cycle}", cycle=draft.next_cycle)
+        for n, chunk in enumerate(chunks[:_CARRY_BLOCKS]):
+            options = [_option(value, text) for value, text in chunk]
+            element = {"type": "checkboxes", "options": options, "initial_options": options}
+            blocks.append(_input(CARRY_BLOCK.format(n=n), label, element, optional=True))
+    elif draft.unfinished:
+        text = t(
+            locale,
+            "No cycle follows {cycle}, so nothing can carry over: start one with `okrbot cycle "
+            "start` first to carry unfinished key results.",
+            cycle=draft.cycle,
+        )
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
+    meta = {"cycle": draft.cycle, "locale": locale}
+    modal = _modal(
+        ids.VIEW_CYCLE_CLOSE, t(locale, "Close {cycle}", cycle=draft.cycle), blocks, locale, meta
+    )
+    modal["submit"] = _plain(t(locale, "Close cycle"))
+    return modal
+
+
+def _option(value: str, text: str) -> dict[str, Any]:
+    return {"text": _plain(text[:75]), "value": value}
+
+
+def parse_close_cycle(state: State) -> frozenset[int]:
+    """The KR ids ticked to carry over, from every checkbox block of the modal."""
+    ticked: set[int] = set()
+    for block_id, fields in state.items():
+        if not block_id.startswith("carry_"):
+            continue
+        for option in fields.get(FIELD, {}).get("selected_options") or []:
+            value = str(option.get("value", ""))
+            if value.isdigit():
+                ticked.add(int(value))
+    return frozenset(ticked)

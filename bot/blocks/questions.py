@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from bot.blocks import ids
-from bot.blocks.checkin import change_line, undo_button
+from bot.blocks.checkin import change_line, refusal_line, undo_button
 from bot.blocks.common import amount, clip, context, escape, section
 from bot.blocks.message import Message
 from bot.i18n import t
@@ -95,10 +95,7 @@ def build_answered(answered: Answered, pick: Pick, locale: str) -> Message:
             "answer the one under your edit instead.",
         )
         return Message(text=text, blocks=[section(text)])
-    refused = [
-        t(locale, "I couldn't change {item}: it is no longer yours to update.", item=escape(title))
-        for title in answered.refused
-    ]
+    refused = [refusal_line(refusal, locale) for refusal in answered.refused]
     if not answered.changes:
         text = "\n".join(refused) or t(locale, "Nothing to record.")
         return Message(text=text, blocks=[section(text)])

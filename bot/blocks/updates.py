@@ -20,6 +20,7 @@ from bot.blocks.status import kr_line
 from bot.i18n import N_, format_day, format_number, t, tn
 from bot.progress import KpiStatus, KrStatus
 from bot.services.okrs import HistoryEntry, InitiativeView, KeyResult, KrView, Mine
+from bot.services.scoring import Scored
 from bot.services.updates import Change
 
 SOURCE_TEXT = {
@@ -68,6 +69,21 @@ def build_changes(changes: Sequence[Change], locale: str) -> Message:
     lines = [change_line(change, locale) for change in changes]
     title = tn(locale, "Recorded {count} change.", "Recorded {count} changes.", len(changes))
     return Message(text=title, blocks=[section(title + "\n" + "\n".join(lines))])
+
+
+def build_scored(scored: Scored, locale: str) -> Message:
+    """What `/okr score` recorded: the score beside okrbot's suggestion, and the note."""
+    text = t(
+        locale,
+        "Scored {kr} *{title}*: {score} (suggested {suggested}).",
+        kr=scored.short_id,
+        title=escape(scored.title),
+        score=format_number(scored.score, locale),
+        suggested=format_number(scored.suggested, locale),
+    )
+    if scored.note:
+        text += "\n" + t(locale, "Retrospective: {note}", note=escape(scored.note))
+    return Message(text=text, blocks=[section(text)])
 
 
 def initiatives_text(initiatives: Sequence[InitiativeView], locale: str) -> str:

@@ -134,6 +134,7 @@ class KrFields(Protocol):
     weight: float
     confidence: int | None
     status: str | None
+    final_status: str | None
 
 
 KR_COLUMNS = (
@@ -149,12 +150,15 @@ KR_COLUMNS = (
     KeyResult.weight,
     KeyResult.confidence,
     KeyResult.status,
+    KeyResult.final_status,
 )
 
 
 def kr_view(kr: KrFields, expected: float) -> KrView:
     progress = kr_progress(kr.start, kr.target, kr.current)
-    status = kr_status(progress, expected, confidence=kr.confidence, explicit=kr.status)
+    # A closed KR shows the status frozen when its cycle closed.
+    explicit = kr.final_status or kr.status
+    status = kr_status(progress, expected, confidence=kr.confidence, explicit=explicit)
     return KrView(
         id=kr.id or 0,
         number=kr.number,
@@ -530,6 +534,9 @@ async def find_kr_in(session: AsyncSession, workspace_id: str, ref: str, user_id
     else:
         rows = await session.exec(select(KeyResult).where(KeyResult.workspace_id == workspace_id))
         found = [kr for kr in rows.all() if ref and _matches(kr, ref)]
+    if len(found) > 1:
+        # A KR carried over keeps its aliases and title: the open one is meant, not the closed.
+        found = [kr for kr in found if kr.closed_at is None] or found
     if len(found) > 1:
         found = [kr for kr in found if kr.owner_id == user_id] or found
     if not found:

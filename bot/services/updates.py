@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.commandtext import ValueText
 from bot.domain import Role, Source
-from bot.errors import NotAllowed, NotFound
+from bot.errors import Closed, NotAllowed, NotFound
 from bot.i18n import N_
 from bot.progress import KpiStatus, KrStatus, expected_progress, kpi_status, kr_progress, kr_status
 from bot.services.alerts import KpiAlert, claim_in
@@ -161,6 +161,25 @@ async def _kr_context(
     return kr, objective, cycle
 
 
+async def refuse_if_closed(session: AsyncSession, kr: KeyResult, objective: Objective) -> None:
+    """A KR of a closed cycle takes no more updates: say which cycle, and where its work went
+    on when it was carried over. Costs nothing for an open KR (the mark is on the row)."""
+    if kr.closed_at is None:
+        return
+    cycle = await session.get(Cycle, objective.cycle_id)
+    carried = (
+        await session.exec(select(KeyResult.number).where(KeyResult.carried_from_id == kr.id))
+    ).first()
+    params = {"kr": f"KR-{kr.number}", "cycle": cycle.name if cycle else "?"}
+    if carried is None:
+        raise Closed(**params)
+    raise Closed(
+        N_("{kr} is closed with cycle {cycle}; it carries on as {carried}: update that one."),
+        carried=f"KR-{carried}",
+        **params,
+    )
+
+
 async def _check_kr(
     session: AsyncSession, kr: KeyResult, objective: Objective, user_id: str
 ) -> None:
@@ -174,6 +193,18 @@ async def _check_kr(
             ),
             kr=f"KR-{kr.number}",
         )
+
+
+async def kr_for_change(
+    session: AsyncSession, actor: Actor, kr_id: int
+) -> tuple[KeyResult, Objective, Cycle]:
+    """A KR, its objective and cycle, once it is known the actor may change it now: not
+    closed, and theirs to change (owner, objective owner, manager, or an authorized edge)."""
+    kr, objective, cycle = await _kr_context(session, actor.workspace_id, kr_id)
+    await refuse_if_closed(session, kr, objective)
+    if not actor.authorized:
+        await _check_kr(session, kr, objective, actor.user_id or "")
+    return kr, objective, cycle
 
 
 def _kr_status(kr: KeyResult, cycle: Cycle, now: dt.datetime) -> tuple[float, KrStatus]:
@@ -323,9 +354,7 @@ async def apply_kr_update(
 
     Permission is checked before anything is written, so a refusal leaves the session clean."""
     now = now or utcnow()
-    kr, objective, cycle = await _kr_context(session, actor.workspace_id, kr_id)
-    if not actor.authorized:
-        await _check_kr(session, kr, objective, actor.user_id or "")
+    kr, _, cycle = await kr_for_change(session, actor, kr_id)
     old = kr.current
     await _apply_kr(
         session, kr, actor, origin, value=value, confidence=confidence, status=status, note=note
@@ -420,8 +449,9 @@ async def _move_linked_krs(
     session: AsyncSession, kpi: Kpi, value: float, actor: Actor, origin: Origin, now: dt.datetime
 ) -> list[Change]:
     """KRs linked to the KPI take its new value; their history says it came from the KPI."""
-    linked_krs = _KR_CONTEXT.where(KeyResult.kpi_id == kpi.id)
-    rows = (await session.exec(linked_krs)).all()
+    # A closed KR keeps its final value; the KR carried over from it follows the KPI instead.
+    query = _KR_CONTEXT.where(KeyResult.kpi_id == kpi.id, col(KeyResult.closed_at).is_(None))
+    rows = (await session.exec(query)).all()
     linked = Actor(actor.workspace_id, actor.user_id, Source.KPI, actor.authorized)
     changes = []
     for kr, _, cycle in rows:
@@ -471,6 +501,7 @@ async def apply_initiative_status(
     if initiative is None or initiative.workspace_id != actor.workspace_id:
         raise NotFound(what=f"initiative #{initiative_id}")
     kr, objective, _ = await _kr_context(session, actor.workspace_id, initiative.kr_id)
+    await refuse_if_closed(session, kr, objective)
     if not actor.authorized and actor.user_id != initiative.owner_id:
         await _check_kr(session, kr, objective, actor.user_id or "")
     old = initiative.status

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from bot.domain import InitiativeStatus
+from bot.errors import Closed
 from bot.replies import Item, ItemKind
 from bot.services.updates import (
     Change,
@@ -145,6 +146,15 @@ class Ask:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """An item a reply would change but may not: its title, and the closed cycle's refusal
+    when that is why (else it changed hands since the prompt)."""
+
+    title: str
+    closed: Closed | None = None
+
+
+@dataclass(frozen=True)
 class Answered:
     """What a tap on a question did: `recorded`, `declined` ("No"), `already` answered, or
     `stale` (about a reply since edited: the edit asked anew)."""
@@ -152,7 +162,7 @@ class Answered:
     outcome: str
     reply_id: int
     changes: tuple[Change, ...] = ()
-    refused: tuple[str, ...] = ()
+    refused: tuple[Refusal, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -166,7 +176,7 @@ class ReplyResult:
     unread: tuple[str, ...] = ()
     skipped: bool = False
     no_change: bool = False
-    refused: tuple[str, ...] = ()
+    refused: tuple[Refusal, ...] = ()
     answer_ts: str | None = None
     questions: tuple[Ask, ...] = ()
 
@@ -179,4 +189,4 @@ class ReplyResult:
 @dataclass
 class _Applied:
     changes: list[Change] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)

@@ -7,9 +7,9 @@ import datetime as dt
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.errors import NotAllowed, NotFound
+from bot.errors import Closed, NotAllowed, NotFound
 from bot.replies import ItemUpdate
-from bot.services.checkins.model import CheckinItem, _Applied
+from bot.services.checkins.model import CheckinItem, Refusal, _Applied
 from bot.services.updates import (
     Actor,
     Change,
@@ -57,8 +57,10 @@ async def apply_item(
                     origin=origin,
                 )
             )
+    except Closed as closed:
+        applied.refused.append(Refusal(item.title, closed))
     except (NotAllowed, NotFound):
-        applied.refused.append(item.title)
+        applied.refused.append(Refusal(item.title))
 
 
 async def _apply_kr(
