@@ -30,6 +30,7 @@ from bot.slackclient import make_client
 from scheduler import jobs as checkin_jobs
 from scheduler.digest_jobs import send_digest_now, send_team_digest
 from scheduler.runner import ScheduleRunner
+from scheduler.source_jobs import pull_source
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Cycle, Workspace
@@ -72,7 +73,9 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
     services = Services(settings=settings, database=database)
     app = build_app(settings, client=client, services=services, http=not use_socket)
     runner = ScheduleRunner(
-        services, client, jobs={"digest": send_team_digest, **checkin_jobs.JOBS}
+        services,
+        client,
+        jobs={"digest": send_team_digest, "pull": pull_source, **checkin_jobs.JOBS},
     )
     await runner.start()
     web = await serve(build_web_app(app, services), settings.host, port or settings.port)

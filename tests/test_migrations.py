@@ -131,3 +131,39 @@ async def test_alignment_downgrade_and_upgrade_again(empty_db_url: str) -> None:
     finally:
         await database.dispose()
     assert diff == [] and count == 1
+
+
+async def test_pull_sources_upgrade_keeps_kpis_and_undoes_cleanly(empty_db_url: str) -> None:
+    """Revision 0007 on data from 0006: KPIs keep everything and have no source; undone and
+    redone on both databases, the schema still equals the models."""
+    database = Database.connect(empty_db_url)
+    try:
+        await upgrade(database, "0006")
+        await _insert_flat_workspace(database)
+        async with database.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO kpi (id, workspace_id, team_id, name, unit, direction, target,"
+                    " period, aliases) VALUES (1, 'T0', 1, 'Tickets', '', 'lower_is_better',"
+                    " 1000, 'monthly', '[]')"
+                )
+            )
+        await upgrade(database)
+        async with database.engine.connect() as connection:
+            kpi = (await connection.execute(text("SELECT * FROM kpi"))).mappings().one()
+            states = (await connection.execute(text("SELECT count(*) FROM sourcestate"))).scalar()
+        assert (kpi["name"], kpi["target"], kpi["source"], states) == ("Tickets", 1000, None, 0)
+        await downgrade(database, "0006")
+        async with database.engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+            columns = await connection.run_sync(
+                lambda c: {column["name"] for column in inspect(c).get_columns("kpi")}
+            )
+        assert "sourcestate" not in tables and "source" not in columns
+        await upgrade(database)
+        async with database.engine.connect() as connection:
+            diff = await connection.run_sync(_diff)
+            count = (await connection.execute(text("SELECT count(*) FROM kpi"))).scalar()
+    finally:
+        await database.dispose()
+    assert diff == [] and count == 1
