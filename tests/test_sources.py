@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
+import sqlite3
 import subprocess
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,11 @@ from aiohttp import web
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from sqlmodel import col, select
 
-from bot.importfile import CsvSourceSpec
+from bot.importfile import CsvSourceSpec, SqlSourceSpec
 from bot.sandbox import Sandbox, sandbox
 from bot.seed import load_seed, seed_okrs
 from bot.server import bound_port
-from bot.services.sources import Reading, SourceFailed, read_csv, retry_delay
+from bot.services.sources import Reading, SourceFailed, read_csv, retry_delay, run_query
 from scheduler.runner import ScheduleRunner
 from scheduler.source_jobs import pull_source
 from storage.models import KeyResult, Kpi, KpiMeasurement, SourceState
@@ -240,7 +241,7 @@ def test_reading_a_csv_chooses_columns_by_name_and_the_latest_period() -> None:
 def analytics(postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> str:
     """A database of the local PostgreSQL server holding a `clv` table, named by
     OKRBOT_SOURCE_ANALYTICS_URL; its name is returned."""
-    name = f"analytics{os.getpid()}_{id(monkeypatch) % 100000}"
+    name = f"analytics_{uuid.uuid4().hex[:12]}"
     postgres_server.psql(f"CREATE DATABASE {name}")
     for statement in (
         "CREATE TABLE clv (month date, amount numeric)",
@@ -472,3 +473,33 @@ def test_sources_round_trip_through_export(db_url: str, tmp_path: Path) -> None:
     }
     again = okrbot("import", str(out), env={"DATABASE_URL": db_url})
     assert "nothing to change" in again.stdout, again.stdout + again.stderr
+
+
+async def test_read_only_is_enforced_by_the_database_not_by_the_query_check(
+    tmp_path: Path, postgres_server: PostgresServer, analytics: str
+) -> None:
+    """Past the import's SELECT check (built here without it), a write is refused by the
+    database itself: PostgreSQL's READ ONLY transaction, SQLite's query_only."""
+    path = tmp_path / "metrics.db"
+    with sqlite3.connect(path) as connection:
+        connection.executescript(
+            "CREATE TABLE clv (month text, amount real);INSERT INTO clv VALUES ('2026-11', 1020);"
+        )
+    environ = {
+        "OKRBOT_SOURCE_LOCAL_URL": f"sqlite:///{path}",
+        "OKRBOT_SOURCE_ANALYTICS_URL": postgres_server.url(analytics),
+    }
+    for name, refusal in (("local", "readonly database"), ("analytics", "read-only transaction")):
+        reads = SqlSourceSpec(sql=name, query="select month, amount from clv", schedule="0 * * * *")
+        assert await run_query(reads, environ, "monthly") == Reading("2026-11", 1020.0)
+        writes = SqlSourceSpec.model_construct(
+            sql=name, query="delete from clv", schedule="0 * * * *", timeout=5
+        )
+        with pytest.raises(SourceFailed, match=refusal):
+            await run_query(writes, environ, "monthly")
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("select count(*) from clv").fetchone() == (1,)
+    assert psql(postgres_server, analytics, "select count(*) from clv") == "2"
+    unset = SqlSourceSpec(sql="crm", query="select 1, 2", schedule="0 * * * *")
+    with pytest.raises(SourceFailed, match="OKRBOT_SOURCE_CRM_URL is not set"):
+        await run_query(unset, environ, "monthly")
