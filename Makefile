@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-load clean
+.PHONY: demo test lint bench bench-load bench-api clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(STAMP)
 # SPEC §6 under load (issue #8): both backends, a few minutes; ARGS="--backend sqlite" etc.
 bench-load: $(STAMP)
 	$(BIN)/python -m bench.load $(ARGS)
+
+# Issue #10 item 8: KPI pushes over the HTTP API against the bare Bolt app, both backends.
+bench-api: $(STAMP)
+	$(BIN)/python -m bench.api $(ARGS)
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .hypothesis

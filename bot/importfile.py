@@ -11,7 +11,8 @@ import datetime as dt
 import re
 import zoneinfo
 from collections.abc import Iterable, Mapping
-from typing import Annotated
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
@@ -19,8 +20,10 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -195,6 +198,81 @@ class MeasurementSpec(_Strict):
         return str(value) if isinstance(value, int | dt.date) else value
 
 
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// address")
+    return value
+
+
+def _read_only_query(value: str) -> str:
+    first = value.split(None, 1)[0].lower() if value.split() else ""
+    if first not in ("select", "with"):
+        raise ValueError("the query must be one SELECT (or WITH … SELECT); it is run read-only")
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
+ColumnName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class CsvSourceSpec(_Strict):
+    """A CSV over HTTP (a published spreadsheet, a BI export): the row with the latest period
+    in `period_column` gives the value in `value_column`, read in `locale`'s number format."""
+
+    csv: Annotated[str, Field(max_length=2000), AfterValidator(_http_url)]
+    period_column: ColumnName
+    value_column: ColumnName
+    schedule: Cron
+    locale: Literal["en", "id"] = "en"
+
+    @property
+    def kind(self) -> str:
+        return "csv"
+
+
+class SqlSourceSpec(_Strict):
+    """A read-only query on the database whose DSN is in `OKRBOT_SOURCE_<NAME>_URL`: its
+    first column is the period, its second the value; the row with the latest period counts."""
+
+    sql: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")]
+    query: Annotated[str, Field(min_length=1, max_length=5000), AfterValidator(_read_only_query)]
+    schedule: Cron
+    timeout: Annotated[int, Field(ge=1, le=300)] = 30
+
+    @property
+    def kind(self) -> str:
+        return "sql"
+
+    @property
+    def variable(self) -> str:
+        """The environment variable holding the DSN."""
+        return f"OKRBOT_SOURCE_{self.sql.upper()}_URL"
+
+
+def _source_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        kinds = [kind for kind in ("csv", "sql") if kind in value]
+        return kinds[0] if len(kinds) == 1 else None
+    return getattr(value, "kind", None)
+
+
+SourceSpec = Annotated[
+    Annotated[CsvSourceSpec, Tag("csv")] | Annotated[SqlSourceSpec, Tag("sql")],
+    Discriminator(
+        _source_kind,
+        custom_error_type="source_kind",
+        custom_error_message="a source needs exactly one of csv: URL or sql: NAME",
+    ),
+]
+
+
+def load_source(stored: dict[str, Any]) -> CsvSourceSpec | SqlSourceSpec:
+    """A KPI's stored source back into its spec (it was valid when imported)."""
+    model = SqlSourceSpec if "sql" in stored else CsvSourceSpec
+    return model.model_validate(stored)
+
+
 class KpiSpec(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     team: str
@@ -205,6 +283,7 @@ class KpiSpec(_Strict):
     warn: float | None = None
     period: Period = Period.MONTHLY
     aliases: list[Annotated[str, Field(min_length=1, max_length=60)]] = []
+    source: SourceSpec | None = None
     measurements: list[MeasurementSpec] = []
 
     @model_validator(mode="after")
@@ -270,7 +349,9 @@ class ImportSpec(_Strict):
 
 def _path(loc: tuple[int | str, ...]) -> str:
     out = ""
-    for part in loc:
+    for index, part in enumerate(loc):
+        if index and loc[index - 1] == "source" and part in ("csv", "sql"):
+            continue  # the tag of the kind of source, not a field of the file
         if isinstance(part, int):
             out += f"[{part}]"
         elif not part.startswith(("function-", "constrained-")):

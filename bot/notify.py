@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -229,3 +229,22 @@ async def _post_alert(
         await client.chat_postMessage(channel=channel, **build_kpi_alert(alert, locale).as_kwargs())
     except SLACK_ERRORS:
         log.exception("KPI alert for %s to %s was not sent", alert.kpi.name, recipient.id)
+
+
+async def tell_person(
+    client: AsyncWebClient,
+    services: Services,
+    workspace_id: str,
+    user_id: str,
+    text: Callable[[str], str],
+) -> bool:
+    """DM one person `text(locale)` in their own language; False (logged) if Slack refused."""
+    recipient = Recipient(user_id, None)
+    try:
+        locale = await _locale(client, services, workspace_id, recipient)
+        channel = await _destination(client, recipient)
+        await client.chat_postMessage(channel=channel, text=text(locale))
+    except SLACK_ERRORS:
+        log.exception("a message to %s was not sent", user_id)
+        return False
+    return True

@@ -34,6 +34,7 @@ from scheduler import jobs as checkin_jobs
 from scheduler.digest_jobs import send_digest_now, send_team_digest
 from scheduler.runner import ScheduleRunner
 from scheduler.scoring_jobs import send_scoring
+from scheduler.source_jobs import pull_source
 from scheduler.webhooks import WebhookSender
 from storage.db import Database
 from storage.migrate import upgrade
@@ -79,7 +80,12 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
     runner = ScheduleRunner(
         services,
         client,
-        jobs={"digest": send_team_digest, "scoring": send_scoring, **checkin_jobs.JOBS},
+        jobs={
+            "digest": send_team_digest,
+            "scoring": send_scoring,
+            "pull": pull_source,
+            **checkin_jobs.JOBS,
+        },
     )
     await runner.start()
     sender = WebhookSender(services)

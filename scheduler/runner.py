@@ -4,6 +4,11 @@ The runner re-reads the teams every few minutes, so an import that changes a sch
 picked up without a restart. Jobs are plain async functions `job(services, client, team_id)`
 that must be idempotent: with several replicas each runs its own scheduler, and the unique
 claim rows in the database decide who actually sends.
+
+A KPI with a pull source (SPEC §9) gets its own cron job `pull:<kpi id>` running
+`jobs["pull"](services, client, kpi_id)`; when that returns a time (the source failed), the
+runner adds a one-off `retry:<kpi id>` job then. A retry lost with its process is no loss: the
+next replica's cron run pulls, and the claim on each slot keeps replicas from pulling twice.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.services.container import Services
-from storage.models import Team
+from storage.models import Kpi, Team
 
 log = logging.getLogger("okrbot.scheduler")
 
@@ -34,6 +40,8 @@ TAKE_OVER_SECONDS = 2
 # Scoring DMs (`scoring(services, client)`, SPEC §8): owed from the day a cycle enters scoring.
 SCORING_MINUTES = 1
 GLOBAL_JOBS = ("sync", "take_over", "scoring")
+# Jobs the sync leaves alone: a check-in's catch-up, a scoring run, a failed pull's retry.
+ONE_OFF = ("catch_up:", "scoring:", "retry:")
 # A job missed while the process was down still runs on start within this window (SPEC: a
 # missed check-in is caught up, an old one skipped); APScheduler's default is one second.
 MISFIRE_GRACE_SECONDS = 6 * 3600
@@ -102,25 +110,53 @@ class ScheduleRunner:
         """Add, change or drop cron jobs so they match the teams' schedules."""
         async with self.services.database.session() as session:
             teams = (await session.exec(select(Team))).all()
+            pulled = []
+            if "pull" in self.jobs:
+                query = select(Kpi).where(col(Kpi.source).is_not(None)).order_by(col(Kpi.id))
+                pulled = list((await session.exec(query)).all())
         wanted = {
             job_id: trigger for team in teams for job_id, trigger in self._triggers(team).items()
         }
+        by_id = {team.id: team for team in teams}
+        for kpi in pulled:
+            wanted.update(self._pull_trigger(kpi, by_id.get(kpi.team_id)))
         for job in self.scheduler.get_jobs():
-            if job.id in GLOBAL_JOBS or job.id.startswith(("catch_up:", "scoring:")):
+            if job.id in GLOBAL_JOBS or job.id.startswith(ONE_OFF):
                 continue
             if job.id not in wanted:
                 job.remove()
-        for job_id, (kind, team_id, trigger) in wanted.items():
+        for job_id, (kind, row_id, trigger) in wanted.items():
             existing = self.scheduler.get_job(job_id)
             if existing is None or str(existing.trigger) != str(trigger):
                 self.scheduler.add_job(
-                    self.jobs[kind],
+                    self.pull if kind == "pull" else self.jobs[kind],
                     trigger,
-                    args=(self.services, self.client, team_id),
+                    args=(self.services, self.client, row_id),
                     id=job_id,
                     replace_existing=True,
                 )
-        log.info("scheduler: %d team jobs", len(wanted))
+        log.info("scheduler: %d team and source jobs", len(wanted))
+
+    async def pull(self, services: Services, client: Any, kpi_id: int) -> None:
+        """Pull a KPI's source; when it failed, run it again at the retry time it gives."""
+        retry = await self.jobs["pull"](services, client, kpi_id)
+        if retry is not None:
+            self.scheduler.add_job(
+                self.pull,
+                DateTrigger(retry),
+                args=(services, client, kpi_id),
+                id=f"retry:{kpi_id}",
+                replace_existing=True,
+            )
+
+    def _pull_trigger(self, kpi: Kpi, team: Team | None) -> dict[str, tuple[str, int, BaseTrigger]]:
+        """The cron job of a KPI's pull source, in its team's timezone."""
+        schedule = (kpi.source or {}).get("schedule")
+        if team is None or not isinstance(schedule, str):
+            return {}
+        timezone = team_timezone(team, self.services.settings.okrbot_timezone)
+        trigger = CronTrigger.from_crontab(schedule, timezone=zoneinfo.ZoneInfo(timezone))
+        return {f"pull:{kpi.id}": ("pull", kpi.id or 0, trigger)}
 
     def _triggers(self, team: Team) -> dict[str, tuple[str, int, BaseTrigger]]:
         timezone = team_timezone(team, self.services.settings.okrbot_timezone)

@@ -155,6 +155,8 @@ class Kpi(SQLModel, table=True):
     period: str = Field(default=Period.MONTHLY, max_length=16)
     aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     alert_state: str | None = Field(default=None, max_length=8)
+    # The pull source of SPEC §9 as the import file gives it (`{csv: URL, …}`), or None.
+    source: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class KeyResult(SQLModel, table=True):
@@ -459,3 +461,19 @@ class WebhookDelivery(SQLModel, table=True):
     delivered_at: dt.datetime | None = None
     failed_at: dt.datetime | None = None
     last_error: str | None = Field(default=None, max_length=200)
+
+
+class SourceState(SQLModel, table=True):
+    """Where a KPI's pull source stands (SPEC §9). `claimed_slot` is the latest schedule slot
+    (or retry time) a replica took: a conditional update moves it forward, so each slot is
+    pulled once across replicas. `told` is the state the KPI's owner last heard of (`failing`
+    or `ok`), claimed the same way, so a failing source is told once and its recovery once."""
+
+    kpi_id: int = Field(foreign_key="kpi.id", primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    claimed_slot: dt.datetime | None = None
+    failures: int = 0
+    retry_at: dt.datetime | None = None
+    error: str | None = Field(default=None, max_length=500)
+    told: str | None = Field(default=None, max_length=8)
+    pulled_at: dt.datetime | None = None

@@ -192,3 +192,39 @@ async def test_close_and_carry_upgrade_keeps_a_populated_database(empty_db_url: 
     assert kr["carried_from_id"] is None
     assert (kr["number"], kr["start"], kr["target"], kr["current"]) == (7, 6.0, 4.0, 5.0)
     assert diff == []
+
+
+async def test_pull_sources_upgrade_keeps_kpis_and_undoes_cleanly(empty_db_url: str) -> None:
+    """Revision 0009 on data from 0008: KPIs keep everything and have no source; undone and
+    redone on both databases, the schema still equals the models."""
+    database = Database.connect(empty_db_url)
+    try:
+        await upgrade(database, "0008")
+        await _insert_flat_workspace(database)
+        async with database.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO kpi (id, workspace_id, team_id, name, unit, direction, target,"
+                    " period, aliases) VALUES (1, 'T0', 1, 'Tickets', '', 'lower_is_better',"
+                    " 1000, 'monthly', '[]')"
+                )
+            )
+        await upgrade(database)
+        async with database.engine.connect() as connection:
+            kpi = (await connection.execute(text("SELECT * FROM kpi"))).mappings().one()
+            states = (await connection.execute(text("SELECT count(*) FROM sourcestate"))).scalar()
+        assert (kpi["name"], kpi["target"], kpi["source"], states) == ("Tickets", 1000, None, 0)
+        await downgrade(database, "0008")
+        async with database.engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+            columns = await connection.run_sync(
+                lambda c: {column["name"] for column in inspect(c).get_columns("kpi")}
+            )
+        assert "sourcestate" not in tables and "source" not in columns
+        await upgrade(database)
+        async with database.engine.connect() as connection:
+            diff = await connection.run_sync(_diff)
+            count = (await connection.execute(text("SELECT count(*) FROM kpi"))).scalar()
+    finally:
+        await database.dispose()
+    assert diff == [] and count == 1

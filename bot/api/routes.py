@@ -206,7 +206,7 @@ async def measurement(request: web.Request) -> web.Response:
     async def work(session: AsyncSession) -> Outcome:
         done = await pushes.apply_measurement(
             session,
-            holder=holder,
+            actor=pushes.actor_of(holder),
             kpi=kpi,
             value=body.value,
             period=body.period,

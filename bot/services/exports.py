@@ -118,6 +118,7 @@ async def _kpis(
         item.update(direction=kpi.direction, target=kpi.target)
         item.update(_optional(warn=kpi.warn))
         item.update(period=kpi.period, aliases=list(kpi.aliases))
+        item.update(_optional(source=kpi.source))
         item["measurements"] = [
             {"period": period, "value": value} for period, value in sorted(series[kpi.id].items())
         ]

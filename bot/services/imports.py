@@ -40,6 +40,7 @@ from storage.models import (
     Membership,
     Objective,
     Person,
+    SourceState,
     Team,
     Workspace,
     utcnow,
@@ -306,6 +307,9 @@ class _Importer:
             "warn": spec.warn,
             "period": str(spec.period),
             "aliases": list(spec.aliases),
+            "source": spec.source.model_dump(mode="json", exclude_defaults=True)
+            if spec.source
+            else None,
         }
         kpi = self.kpis.get(spec.name)
         if kpi is None:
@@ -314,6 +318,9 @@ class _Importer:
             self.kpis[spec.name] = kpi
         else:
             self._set(kpi, "kpi", **values)
+        if spec.source and await self.session.get(SourceState, kpi.id) is None:
+            # Where the source stands: the row its pulls claim (see bot/services/sources.py).
+            self.session.add(SourceState(kpi_id=kpi.id or 0, workspace_id=self.workspace_id))
         await self._measurements(kpi, spec)
 
     async def _measurements(self, kpi: Kpi, spec: KpiSpec) -> None:

@@ -74,14 +74,15 @@ def check_period(kpi: Kpi, period: str) -> None:
 async def apply_measurement(
     session: AsyncSession,
     *,
-    holder: TokenHolder,
+    actor: Actor,
     kpi: Kpi,
     value: float,
     period: str | None,
     note: str | None,
     now: dt.datetime,
 ) -> Measured:
-    """Store a KPI value in the caller's unit of work; linked KRs move with it."""
+    """Store a KPI value in the caller's unit of work; linked KRs move with it. `actor` is an
+    API token's (`actor_of`) or a pull source's (`bot/services/sources.py`)."""
     period = period or updates.period_of(now.date(), kpi.period)
     check_period(kpi, period)
     existing = select(KpiMeasurement.id).where(
@@ -92,14 +93,14 @@ async def apply_measurement(
     replaced = (await session.exec(existing.limit(1))).first() is not None
     changes = await updates.apply_kpi_log(
         session,
-        actor=actor_of(holder),
+        actor=actor,
         kpi_id=kpi.id or 0,
         value=value,
         period=period,
         note=note,
         now=now,
     )
-    changes = await updates.with_alerts(session, holder.workspace_id, changes)
+    changes = await updates.with_alerts(session, actor.workspace_id, changes)
     return Measured(kpi, period, value, replaced, tuple(changes))
 
 
