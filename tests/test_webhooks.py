@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.sandbox import Sandbox, sandbox
 from bot.seed import load_seed
@@ -325,6 +326,30 @@ async def test_removing_a_webhook_drops_what_it_had_pending(box: Sandbox, hooks:
     )
     assert await deliveries(box.database) == []
     assert await list_webhooks(database=box.database, workspace_id=WS) == []
+
+
+async def test_removing_a_webhook_while_a_change_queues_its_event_fails_neither(
+    box: Sandbox, hooks: Receiver
+) -> None:
+    added = await subscribe(box, hooks, "kr.updated")
+    queued, release = asyncio.Event(), asyncio.Event()
+
+    async def change(session: AsyncSession) -> None:
+        await webhooks.record_event(session, workspace_id=WS, event="kr.updated", data={"x": 1})
+        queued.set()
+        await release.wait()  # the change's unit is still open when the removal starts
+
+    changing = asyncio.create_task(box.database.transact(change))
+    await queued.wait()
+    removing = asyncio.create_task(
+        remove_webhook(database=box.database, workspace_id=WS, ref=added.url)
+    )
+    await asyncio.sleep(0.2)
+    assert not removing.done()  # it waits for the change to commit
+    release.set()
+    await changing
+    assert await removing == added.url
+    assert await deliveries(box.database) == []  # the queued event went with its webhook
 
 
 async def test_settled_deliveries_are_kept_a_week(box: Sandbox, hooks: Receiver) -> None:

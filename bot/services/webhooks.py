@@ -162,10 +162,16 @@ async def record_event(
 
 async def _subscribers(session: AsyncSession, workspace_id: str, event: str) -> list[int]:
     """The ids of the webhooks wanting `event`; read once per unit of work and workspace (a
-    check-in reply may update several KRs in one unit)."""
+    check-in reply may update several KRs in one unit). The rows are share-locked until the
+    unit commits, so a webhook removed meanwhile waits for the event queued for it (and then
+    drops it) instead of failing the change with a dangling reference."""
     known: dict[str, list[tuple[int, list[str]]]] = session.info.setdefault(_SUBSCRIBERS, {})
     if workspace_id not in known:
-        query = select(Webhook.id, Webhook.events).where(Webhook.workspace_id == workspace_id)
+        query = (
+            select(Webhook.id, Webhook.events)
+            .where(Webhook.workspace_id == workspace_id)
+            .with_for_update(read=True)
+        )
         known[workspace_id] = [(i or 0, events) for i, events in (await session.exec(query)).all()]
     return [webhook_id for webhook_id, events in known[workspace_id] if event in events]
 
@@ -234,7 +240,8 @@ async def remove_webhook(*, database: Database, workspace_id: str, ref: str) -> 
     """Remove the webhook `ref` names (its id or URL) and drop its deliveries; its URL."""
 
     async def remove(session: AsyncSession) -> str:
-        query = select(Webhook).where(Webhook.workspace_id == workspace_id)
+        # Locked first: a unit queueing an event for it commits before its deliveries go.
+        query = select(Webhook).where(Webhook.workspace_id == workspace_id).with_for_update()
         match = Webhook.id == int(ref) if ref.isdigit() else Webhook.url == ref
         hook = (await session.exec(query.where(match))).first()
         if hook is None:
