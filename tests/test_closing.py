@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.errors import InvalidInput, NotFound
-from bot.sandbox import Sandbox, sandbox
+from bot.sandbox import Sandbox, blocks_of, sandbox
 from bot.seed import load_seed
 from bot.services.closing import close_cycle
 from bot.services.cycles import start_cycle
@@ -229,6 +229,26 @@ async def test_a_closed_kr_refuses_updates_and_says_why(box: Sandbox) -> None:
     # Its alias now means the KR carried over, which takes the update.
     moved = text_of(await box.command("/okr", "update nps 78", user_id="U0ALICE"))
     assert "KR-6" in moved and (await kr(box.database, 6)).current == 78
+
+
+async def test_undo_of_a_reply_from_before_the_close_is_refused(box: Sandbox) -> None:
+    answer = await reply(box, "U0ALICE", "1: 77")
+    await close(box, now=NOW)
+    before = await history_count(box.database, (await kr(box.database, 1)).id)
+    button = blocks_of(answer)[-1]["elements"][0]
+    clicked = await box.sender.block_action(
+        button["action_id"],
+        button["value"],
+        user_id="U0ALICE",
+        channel_id="D0ALICE",
+        message=answer.response["message"],
+    )
+    assert clicked.status == 200
+    (told,) = await box.standin.wait_for("chat.postEphemeral")
+    assert "KR-1 is closed with cycle 2026-Q4; it carries on as KR-6" in told.params["text"]
+    nps = await kr(box.database, 1)
+    assert nps.current == 77 and await history_count(box.database, nps.id) == before
+    assert not [call for call in box.standin.calls_to("chat.update")]  # nothing said undone
 
 
 def test_okrbot_cycle_close_from_the_command_line(db_url: str, tmp_path: Path) -> None:

@@ -569,6 +569,10 @@ async def _undo_krs(session: AsyncSession, reply_id: int) -> list[Change]:
         kr = await session.get(KeyResult, kr_id)
         if kr is None:
             continue
+        if kr.closed_at is not None:  # its final value is frozen: undo and edits say why
+            objective = await session.get(Objective, kr.objective_id)
+            assert objective is not None  # guaranteed by the foreign key
+            await refuse_if_closed(session, kr, objective)
         before = kr.current
         kr.current = row.old_value if row.old_value is not None else kr.current
         kr.confidence, kr.status = await _previous_marks(session, kr_id)
