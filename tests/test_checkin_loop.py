@@ -34,18 +34,10 @@ from storage.models import (
     ReplyMessage,
     Team,
 )
+from tests.support.clock import MONDAY, Clock
 
 # Monday 16 November 2026, 10:00:30 in Jakarta: the Customer Success check-in slot.
-MONDAY = dt.datetime(2026, 11, 16, 3, 0, 30, tzinfo=dt.UTC)
 LATER = dt.timedelta(hours=4, minutes=1)
-
-
-@dataclasses.dataclass
-class Clock:
-    now: dt.datetime = MONDAY
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ the real app; and rounds taken over by the `take_over` job when their sender sto
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 
@@ -19,16 +18,7 @@ from bot.services.container import Services
 from bot.slackclient import make_client
 from scheduler import directory, jobs
 from storage.models import CheckinPrompt, Person, Team
-
-MONDAY = dt.datetime(2026, 11, 16, 3, 0, 30, tzinfo=dt.UTC)  # Customer Success's slot
-
-
-@dataclasses.dataclass
-class Clock:
-    now: dt.datetime = MONDAY
-
-    def __call__(self) -> dt.datetime:
-        return self.now
+from tests.support.clock import Clock
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ a few times, then 200; the sender runs as `okrbot run` runs it. Both databases."
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -28,24 +27,16 @@ from scheduler.digest_jobs import send_round_digest
 from scheduler.webhooks import WebhookSender
 from storage.db import Database
 from storage.models import CheckinRound, Team, WebhookDelivery, utcnow
+from tests.support.clock import Clock
 from tests.support.receiver import Receiver, receiver, verify
 
 WS = "T0DEMO"
 # Monday 16 November 2026, 10:00:30 in Jakarta: the Customer Success check-in slot.
-MONDAY = dt.datetime(2026, 11, 16, 3, 0, 30, tzinfo=dt.UTC)
 FAST = {
     "okrbot_webhook_poll": 0.05,
     "okrbot_webhook_first_retry": 0.05,
     "okrbot_webhook_timeout": 2.0,
 }
-
-
-@dataclasses.dataclass
-class Clock:
-    now: dt.datetime = MONDAY
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture
