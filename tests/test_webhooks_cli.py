@@ -137,56 +137,50 @@ async def test_no_delivery_is_lost_across_a_kill_9(
     database = await seeded(db_url)
     try:
         async with receiver() as hooks:
-            await _kill_and_resume(database, env, standin, hooks)
+            status, secret, said = await okrbot(
+                "webhook", "add", hooks.url(), "--events", "kr.updated", env=env
+            )
+            assert status == 0, said
+            secret = secret.strip()
+            assert len(secret) == 64 and "shown only now" in said
+
+            hooks.always_refuse = True
+            process = await start(env)
+            try:
+                await updates(env, standin, range(70, 76))
+
+                async def queued() -> bool:
+                    return len(await rows(database)) == 6
+
+                await until(queued, "six deliveries in the outbox")
+                await until(lambda: _tried_all(hooks, 6), "every delivery tried")
+            finally:
+                process.send_signal(signal.SIGKILL)
+                await process.wait()
+            assert all(row.delivered_at is None for row in await rows(database))
+            assert hooks.accepted == []
+
+            hooks.always_refuse = False
+            process = await start(env)
+            try:
+                accepted = await hooks.wait_accepted(6)
+                await asyncio.sleep(0.5)  # nothing more is sent
+            finally:
+                process.terminate()
+                await process.wait()
+            ids = {row.delivery_id for row in await rows(database)}
+            assert {r.delivery for r in accepted} == ids and len(hooks.accepted) == 6
+            assert sorted(r.json["data"]["new_value"] for r in accepted) == list(range(70, 76))
+            assert all(verify(secret, r.headers, r.body) for r in hooks.got)
+            assert all(row.delivered_at is not None for row in await rows(database))
+
+            status, listed, _ = await okrbot("webhook", "list", env=env)
+            assert listed == f"1  {hooks.url()}  kr.updated  0 pending, 6 delivered, 0 given up\n"
+            status, removed, _ = await okrbot("webhook", "remove", hooks.url(), env=env)
+            assert removed == f"okrbot: webhook to {hooks.url()} removed\n"
+            assert await rows(database) == []
     finally:
         await database.dispose()
-
-
-async def _kill_and_resume(
-    database: Database, env: dict[str, str], standin: SlackStandin, hooks: Receiver
-) -> None:
-    status, secret, said = await okrbot(
-        "webhook", "add", hooks.url(), "--events", "kr.updated", env=env
-    )
-    assert status == 0, said
-    secret = secret.strip()
-    assert len(secret) == 64 and "shown only now" in said
-
-    hooks.always_refuse = True
-    process = await start(env)
-    try:
-        await updates(env, standin, range(70, 76))
-
-        async def queued() -> bool:
-            return len(await rows(database)) == 6
-
-        await until(queued, "six deliveries in the outbox")
-        await until(lambda: _tried_all(hooks, 6), "every delivery tried")
-    finally:
-        process.send_signal(signal.SIGKILL)
-        await process.wait()
-    assert all(row.delivered_at is None for row in await rows(database))
-    assert hooks.accepted == []
-
-    hooks.always_refuse = False
-    process = await start(env)
-    try:
-        accepted = await hooks.wait_accepted(6)
-        await asyncio.sleep(0.5)  # nothing more is sent
-    finally:
-        process.terminate()
-        await process.wait()
-    ids = {row.delivery_id for row in await rows(database)}
-    assert {r.delivery for r in accepted} == ids and len(hooks.accepted) == 6
-    assert sorted(r.json["data"]["new_value"] for r in accepted) == list(range(70, 76))
-    assert all(verify(secret, r.headers, r.body) for r in hooks.got)
-    assert all(row.delivered_at is not None for row in await rows(database))
-
-    status, listed, _ = await okrbot("webhook", "list", env=env)
-    assert listed == f"1  {hooks.url()}  kr.updated  0 pending, 6 delivered, 0 given up\n"
-    status, removed, _ = await okrbot("webhook", "remove", hooks.url(), env=env)
-    assert removed == f"okrbot: webhook to {hooks.url()} removed\n"
-    assert await rows(database) == []
 
 
 async def _tried_all(hooks: Receiver, count: int) -> bool:
