@@ -7,6 +7,7 @@ the same in a command as in a DM.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from bot.replies import Item, read_reply
@@ -25,6 +26,12 @@ MAX_VALUE_WORDS = 4
 class ValueText:
     value: float
     rest: str
+
+
+def comma_choices(text: str, allowed: Collection[str]) -> tuple[tuple[str, ...], list[str]]:
+    """`a, b,a` -> (("a", "b"), the words of them not in `allowed`): each word once, in order."""
+    wanted = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    return wanted, [word for word in wanted if word not in allowed]
 
 
 def split_reference(text: str) -> tuple[str, str]:

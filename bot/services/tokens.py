@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.commandtext import comma_choices
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import N_
 from storage.db import Database
@@ -76,8 +77,7 @@ class TokenHolder:
 
 def parse_scopes(text: str) -> tuple[str, ...]:
     """`read,kpis:write` -> ("read", "kpis:write"); unknown or no scopes are refused."""
-    wanted = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    unknown = [scope for scope in wanted if scope not in SCOPES]
+    wanted, unknown = comma_choices(text, SCOPES)
     if unknown or not wanted:
         raise InvalidInput(
             N_("Scopes must be some of {scopes}; not {unknown}."),

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.commandtext import comma_choices
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import N_
 from storage.db import Database, insert_later
@@ -108,8 +109,7 @@ def next_attempt(
 
 def parse_events(text: str) -> tuple[str, ...]:
     """`kr.updated,kpi.alert` -> the events; unknown or none are refused."""
-    wanted = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    unknown = [event for event in wanted if event not in EVENTS]
+    wanted, unknown = comma_choices(text, EVENTS)
     if unknown or not wanted:
         raise InvalidInput(
             N_("Events must be some of {events}; not {unknown}."),
