@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import json
 import time
-from urllib.parse import parse_qs
+from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -16,19 +16,25 @@ from bot.api import build_api
 from bot.services.container import Services
 
 EVENTS_PATH = "/slack/events"
+_INTERACTIONS = {
+    "block_actions",
+    "block_suggestion",
+    "view_submission",
+    "view_closed",
+    "shortcut",
+    "message_action",
+}
 
 
-def request_kind(body: str) -> str:
-    """`command`, `event`, `interaction` or `other`, for metrics labels."""
-    if body.startswith("{"):
-        try:
-            return "event" if json.loads(body).get("type") == "event_callback" else "other"
-        except ValueError:
-            return "other"
-    fields = parse_qs(body)
-    if "command" in fields:
+def request_kind(body: Mapping[str, Any]) -> str:
+    """`command`, `event`, `interaction` or `other`, for metrics labels, from the body Bolt
+    has already parsed (an interaction's is its payload)."""
+    if "command" in body:
         return "command"
-    return "interaction" if "payload" in fields else "other"
+    kind = body.get("type")
+    if kind == "event_callback":
+        return "event"
+    return "interaction" if kind in _INTERACTIONS else "other"
 
 
 def build_web_app(app: AsyncApp, services: Services) -> web.Application:
@@ -38,7 +44,7 @@ def build_web_app(app: AsyncApp, services: Services) -> web.Application:
         started = time.perf_counter()
         bolt_request = await to_bolt_request(request)
         response = await to_aiohttp_response(await app.async_dispatch(bolt_request))
-        kind = request_kind(bolt_request.raw_body)
+        kind = request_kind(bolt_request.body)
         services.metrics.requests.labels(kind=kind, status=str(response.status)).inc()
         services.metrics.latency.labels(kind=kind).observe(time.perf_counter() - started)
         return response

@@ -33,6 +33,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import sqlite_inline
+from storage.versions import Memo, version_source
 
 log = logging.getLogger("okrbot.db")
 
@@ -238,6 +239,8 @@ class Database:
     engine: AsyncEngine
     read_slots: int = READ_SLOTS
     write_slots: int = WRITE_SLOTS
+    # Answers kept with the data version they were read at (storage/versions.py).
+    memo: Memo = field(default_factory=Memo, repr=False)
     _reads: Slots = field(init=False, repr=False)
     _writes: Slots = field(init=False, repr=False)
 
@@ -252,6 +255,7 @@ class Database:
         self._read_sessions = async_sessionmaker(
             for_reading(self.engine), class_=AsyncSession, expire_on_commit=False
         )
+        self._versions = version_source(self.url)
         self._reads = Slots(self.read_slots)
         # The same number of write slots on SQLite: its writers take turns on the file lock
         # (`BEGIN IMMEDIATE`, waiting for it between attempts), and a single slot here
@@ -305,10 +309,16 @@ class Database:
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # the loop returns or raises
 
+    async def data_version(self) -> str | None:
+        """What the data is at: it moves whenever a write commits, in any process. Read it
+        before the rows an answer kept in `memo` is made of. None when it cannot be told."""
+        return await self._versions.read()
+
     async def ping(self) -> None:
         """Raise if the database does not answer."""
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        await self._versions.close()
         await self.engine.dispose()

@@ -230,9 +230,16 @@ async def status_for(
 ) -> list[TeamStatus]:
     """`/okr status [team] [cycle]`: the named team, else the channel's, else the caller's
     teams, and where they stand in the current cycle or the one named (`2026-Q3`). In a team
-    channel (the usual case) this is a single statement."""
+    channel (the usual case) this is a single statement; the same question asked again in
+    the same minute, with nothing written since, only reads the data version."""
     params: dict[str, Any] = {"workspace_id": workspace_id, "today": now.date()}
     statements = _STATUS_NOW
+    minute = now.replace(second=0, microsecond=0)
+    asked = ("okr status", workspace_id, user_id, channel_id, name, minute)
+    version = await database.data_version()
+    kept = database.memo.get(asked, version)
+    if kept is not None:
+        return list(kept)  # nothing was written since the same question was answered
     async with database.read() as session:
         if name:
             name, cycle_name = await _split_cycle(session, workspace_id, name)
@@ -251,7 +258,9 @@ async def status_for(
                 params["user_id"] = user_id
                 rows = await column_rows(session, statements["user"], params)
         rolled = await _rolled_up_if_needed(session, rows, params)
-    return _assemble(rows, now, rolled)
+    statuses = _assemble(rows, minute, rolled)
+    database.memo.put(asked, version, tuple(statuses))
+    return statuses
 
 
 async def _split_cycle(
