@@ -29,6 +29,7 @@ from storage.db import Database
 from storage.models import CheckinRound, Team, WebhookDelivery, utcnow
 from tests.support.clock import Clock
 from tests.support.receiver import Receiver, receiver, verify
+from tests.support.statements import statements
 
 WS = "T0DEMO"
 # Monday 16 November 2026, 10:00:30 in Jakarta: the Customer Success check-in slot.
@@ -341,6 +342,21 @@ async def test_removing_a_webhook_while_a_change_queues_its_event_fails_neither(
     await changing
     assert await removing == added.url
     assert await deliveries(box.database) == []  # the queued event went with its webhook
+
+
+async def test_a_workspace_without_webhooks_spares_its_updates_the_subscriber_read(
+    box: Sandbox, hooks: Receiver
+) -> None:
+    """The KR's own statement says whether the workspace has webhooks: none, and the update
+    reads no webhook rows; one added, and the next update queues its event."""
+    with statements(box.database) as seen:
+        await box.command("/okr", "update KR-1 75", user_id="U0ALICE")
+    assert any("UPDATE keyresult" in statement for statement in seen)
+    assert not any(statement.startswith("SELECT webhook.") for statement in seen)
+    await subscribe(box, hooks, "kr.updated")
+    await box.command("/okr", "update KR-1 76", user_id="U0ALICE")
+    (queued,) = await deliveries(box.database)
+    assert queued.payload["data"]["new_value"] == 76
 
 
 async def test_settled_deliveries_are_kept_a_week(box: Sandbox, hooks: Receiver) -> None:

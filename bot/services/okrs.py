@@ -28,6 +28,7 @@ from bot.progress import (
     rollup,
     weighted_mean,
 )
+from bot.services.webhooks import any_webhook, note_webhooks
 from storage.db import Database, column_rows, keep
 from storage.models import (
     Cycle,
@@ -498,7 +499,7 @@ async def teams_by_id(*, database: Database, workspace_id: str, team_ids: set[in
 # Prebuilt: `/okr update KR-7` runs it on every update. The KR's objective and cycle come in
 # the same row, so that the update that follows finds them in its session, not in a query.
 _KR_BY_NUMBER = (
-    select(KeyResult, Objective, Cycle)
+    select(KeyResult, Objective, Cycle, any_webhook(KeyResult.workspace_id))
     .join(Objective, col(Objective.id) == KeyResult.objective_id)
     .join(Cycle, col(Cycle.id) == Objective.cycle_id)
     .where(
@@ -538,8 +539,11 @@ async def find_kr_in(session: AsyncSession, workspace_id: str, ref: str, user_id
     if number:
         params = {"workspace_id": workspace_id, "number": int(number.group(1))}
         rows = (await session.exec(_KR_BY_NUMBER, params=params)).all()  # type: ignore[call-overload]
-        keep(session, (row for found_row in rows for row in found_row))
-        found = [kr for kr, _, _ in rows]
+        found = []
+        for kr, objective, cycle, webhooks in rows:  # the write path takes them from the unit
+            keep(session, (kr, objective, cycle))
+            note_webhooks(session, workspace_id, webhooks)
+            found.append(kr)
     else:
         rows = await session.exec(select(KeyResult).where(KeyResult.workspace_id == workspace_id))
         found = [kr for kr in rows.all() if ref and _matches(kr, ref)]

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import bindparam
 from sqlmodel import col, select
@@ -26,7 +26,7 @@ from bot.progress import KpiStatus, KrStatus, expected_progress, kpi_status, kr_
 from bot.services.alerts import KpiAlert, claim_in
 from bot.services.kpis import latest_kpi_values
 from bot.services.okrs import find_kr_in
-from bot.services.webhooks import record_event
+from bot.services.webhooks import any_webhook, note_webhooks, record_event
 from storage.db import Database, in_session, insert_later, keep
 from storage.models import (
     Cycle,
@@ -131,17 +131,29 @@ async def _is_manager(session: AsyncSession, team_id: int, user_id: str) -> bool
 # One round trip for KRs, their objectives and the objectives' cycles: a write unit holds
 # SQLite's only writer slot.
 _KR_CONTEXT = (
-    select(KeyResult, Objective, Cycle)
+    select(KeyResult, Objective, Cycle, any_webhook(KeyResult.workspace_id))
     .join(Objective, col(Objective.id) == KeyResult.objective_id)
     .join(Cycle, col(Cycle.id) == Objective.cycle_id)
 )
 
 
+async def _kr_contexts(
+    session: AsyncSession, query: Any
+) -> list[tuple[KeyResult, Objective, Cycle]]:
+    """Rows of `_KR_CONTEXT` (narrowed by `query`), kept in the unit's session, and whether
+    their workspace has webhooks noted (`webhooks.note_webhooks`)."""
+    found = []
+    for kr, objective, cycle, webhooks in (await session.exec(query)).all():
+        keep(session, (kr, objective, cycle))
+        note_webhooks(session, kr.workspace_id, webhooks)
+        found.append((kr, objective, cycle))
+    return found
+
+
 async def preload_krs(session: AsyncSession, kr_ids: Iterable[int]) -> None:
     """Load these KRs with their objectives and cycles in one statement, for a unit of work
     that changes several (a check-in reply): one round trip instead of one per KR."""
-    rows = await session.exec(_KR_CONTEXT.where(col(KeyResult.id).in_(list(kr_ids))))
-    keep(session, (row for found in rows.all() for row in found))
+    await _kr_contexts(session, _KR_CONTEXT.where(col(KeyResult.id).in_(list(kr_ids))))
 
 
 async def _kr_context(
@@ -153,9 +165,8 @@ async def _kr_context(
     objective = in_session(session, Objective, kr.objective_id) if kr else None
     cycle = in_session(session, Cycle, objective.cycle_id) if objective else None
     if kr is None or objective is None or cycle is None:
-        query = _KR_CONTEXT.where(KeyResult.id == kr_id)
-        row = (await session.exec(query)).first()
-        kr, objective, cycle = row if row is not None else (None, None, None)
+        rows = await _kr_contexts(session, _KR_CONTEXT.where(KeyResult.id == kr_id))
+        kr, objective, cycle = rows[0] if rows else (None, None, None)
     if kr is None or objective is None or cycle is None or kr.workspace_id != workspace_id:
         raise NotFound(what=f"KR #{kr_id}")
     return kr, objective, cycle
@@ -451,7 +462,7 @@ async def _move_linked_krs(
     """KRs linked to the KPI take its new value; their history says it came from the KPI."""
     # A closed KR keeps its final value; the KR carried over from it follows the KPI instead.
     query = _KR_CONTEXT.where(KeyResult.kpi_id == kpi.id, col(KeyResult.closed_at).is_(None))
-    rows = (await session.exec(query)).all()
+    rows = await _kr_contexts(session, query)
     linked = Actor(actor.workspace_id, actor.user_id, Source.KPI, actor.authorized)
     changes = []
     for kr, _, cycle in rows:
