@@ -17,6 +17,7 @@ import asyncio
 import logging
 import random
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ SQLITE_LOCK_WAIT = 10.0
 ATTEMPTS = 10
 RETRY_FIRST_DELAY = 0.02
 RETRY_MAX_DELAY = 5.0
+# A PostgreSQL connection idle in the pool this long (seconds) is pinged before use.
+PING_AFTER_IDLE = 5.0
+_CHECKED_IN = "okrbot_checked_in"
 # Execution option marking the connections of write units (SQLite begins them IMMEDIATE).
 _WRITE_OPTION = "okrbot_write"
 # PostgreSQL SQLSTATEs worth another attempt: serialization failure, deadlock, lock not
@@ -138,19 +142,29 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         return engine
     engine = create_async_engine(async_url(url), echo=echo, pool_size=POOL_SIZE, max_overflow=10)
     event.listen(engine.sync_engine.pool, "checkout", _check_out_postgres)
+    event.listen(engine.sync_engine.pool, "checkin", _checked_in)
     return engine
+
+
+def _checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_CHECKED_IN] = time.monotonic()
 
 
 def _check_out_postgres(
     dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
 ) -> None:
     """Turn a connection the server dropped (a restart, a fail-over) into a fresh one, not an
-    error: one empty statement, a single round trip. SQLAlchemy's own pre-ping takes three
-    (it wraps the statement in a transaction, for pgbouncer), which was a fifth of an
-    `/okr update` on PostgreSQL in a profile."""
+    error. The driver marks a connection closed as soon as the server's goodbye arrives, so
+    a connection back from work moments ago is only checked for that mark. One idle in the
+    pool for longer also answers an empty statement (one round trip): its goodbye may not
+    have come. SQLAlchemy's own pre-ping takes three round trips (it wraps the statement in
+    a transaction, for pgbouncer); pinging every check-out was a fifth of an `/okr update`
+    on PostgreSQL in a profile."""
     driver = record.driver_connection
     if driver is None or driver.is_closed():
         raise exc.DisconnectionError("the server closed this connection")
+    if time.monotonic() - record.info.get(_CHECKED_IN, 0.0) < PING_AFTER_IDLE:
+        return
     try:
         await_(driver.fetchrow(";"))
     except Exception as error:  # whatever the driver raises, the answer is a new connection
