@@ -57,17 +57,22 @@ async def on_message(
         return
     who = await caller(context, client, reply.user_id)
     services = services_of(context)
-    scored = await scoring.take_scores(
-        database=services.database, message=reply, now=services.clock()
-    )
+    take = checkins.retake_reply if event.get("subtype") == EDITED else checkins.take_reply
+    # Replies take turns with the commands that write, a few at a time, in arrival order: in
+    # a burst the first are confirmed first, instead of all of them late together.
+    async with services.writing:
+        scored = await scoring.take_scores(
+            database=services.database, message=reply, now=services.clock()
+        )
+        result = None
+        if scored is None:
+            result = await take(database=services.database, message=reply, now=services.clock())
     if scored is not None:
         answer = build_scores_taken(scored, who.locale)
         await client.chat_postMessage(
             channel=reply.channel_id, thread_ts=reply.ts, **answer.as_kwargs()
         )
         return
-    take = checkins.retake_reply if event.get("subtype") == EDITED else checkins.take_reply
-    result = await take(database=services.database, message=reply, now=services.clock())
     if result is None:
         return  # a Slack retry, or an edit that changed nothing
     message = build_confirmation(result, who.locale, edited=event.get("subtype") == EDITED)

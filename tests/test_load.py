@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlmodel import select
 import storage.db
 from bot.sandbox import Sandbox, sandbox
 from bot.seed import load_seed
+from bot.services.container import WRITING
 from storage.db import Database, DatabaseUnavailable, async_url, is_sqlite, is_transient
 from storage.models import KeyResult, KrUpdate
 from tests.test_app_http import text_of
@@ -222,6 +224,28 @@ async def test_a_late_answer_is_announced_as_queued_then_follows(box: Sandbox) -
     assert "your request is queued" in answer.body  # Bolt sends a bare text ack as plain text
     (call,) = await box.standin.wait_for("response_url", timeout=10)
     assert "Marketing" in text_of(call)
+
+
+async def test_a_reply_takes_its_turn_with_the_commands_that_write(box: Sandbox) -> None:
+    """While every writing turn is taken, a check-in reply waits (acknowledged, not lost);
+    once a turn frees, it is recorded and confirmed."""
+    turns = box.services.writing
+    for _ in range(WRITING):
+        await turns.__aenter__()
+    try:
+        answer = await box.sender.message_im("U0ALICE", "1: 76")
+        assert answer.status == 200
+        ts = answer.payload["event"]["ts"]
+        await asyncio.sleep(0.3)
+        assert box.standin.calls_to("chat.postMessage") == []
+        assert turns.waiting == 1
+    finally:
+        for _ in range(WRITING):
+            await turns.__aexit__(None, None, None)
+    (call,) = await box.standin.wait_for(
+        "chat.postMessage", where=lambda call: call.params.get("thread_ts") == ts
+    )
+    assert "76" in json.dumps(call.params)
 
 
 @pytest.mark.parametrize("pinged", ["when idle", "always"])

@@ -14,7 +14,8 @@ from storage.db import Database, Slots
 from storage.models import utcnow
 
 DRAIN_SECONDS = 10.0
-# Commands that write, running at once; the others wait their turn (see handlers/commands.py).
+# Commands that write and check-in replies being recorded, at once; the others wait their turn
+# in arrival order (handlers/commands.py, handlers/events.py).
 WRITING = 4
 
 
