@@ -116,8 +116,7 @@ async def _read(database: Database, message: IncomingReply, now: dt.datetime) ->
 async def _record_new(
     session: AsyncSession, message: IncomingReply, reading: _Reading
 ) -> ReplyResult | None:
-    if not await _first_delivery(session, message):
-        return None
+    await _claim_delivery(session, message, workspace_known=bool(reading.items))
     reply = ReplyMessage(
         workspace_id=message.workspace_id,
         channel_id=message.channel_id,
@@ -127,15 +126,15 @@ async def _record_new(
         received_at=reading.received_at,
     )
     session.add(reply)
-    await session.flush()
+    await session.flush()  # a retried delivery fails here, on its event id
     return await _apply(session, reply, message, reading)
 
 
 async def _record_edit(
     session: AsyncSession, message: IncomingReply, reading: _Reading, now: dt.datetime
 ) -> ReplyResult | None:
-    if not await _first_delivery(session, message):
-        return None
+    await _claim_delivery(session, message, workspace_known=bool(reading.items))
+    await session.flush()  # a retried delivery fails here, on its event id
     reply = await _reply_at(session, message.channel_id, message.ts)
     if reply is None:
         return _UNSEEN
@@ -147,17 +146,16 @@ async def _record_edit(
     return await _apply(session, reply, message, reading)
 
 
-async def _first_delivery(session: AsyncSession, message: IncomingReply) -> bool:
-    """Claim the event id (Slack retries repeat it); False when it was handled already."""
-    if message.event_id is None:
-        return True
-    if await session.get(SlackEvent, message.event_id) is not None:
-        return False
-    if await session.get(Workspace, message.workspace_id) is None:
+async def _claim_delivery(
+    session: AsyncSession, message: IncomingReply, *, workspace_known: bool
+) -> None:
+    """Claim the event id, which Slack's retries repeat: the row's key refuses a second claim
+    when the unit flushes (an IntegrityError, which the caller takes as "handled already").
+    A member with items is in a known workspace; anyone else's may need its row first."""
+    if not workspace_known and await session.get(Workspace, message.workspace_id) is None:
         session.add(Workspace(id=message.workspace_id))
-    session.add(SlackEvent(event_id=message.event_id, workspace_id=message.workspace_id))
-    await session.flush()
-    return True
+    if message.event_id is not None:
+        session.add(SlackEvent(event_id=message.event_id, workspace_id=message.workspace_id))
 
 
 async def _reply_at(session: AsyncSession, channel_id: str, ts: str) -> ReplyMessage | None:
