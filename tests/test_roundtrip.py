@@ -5,14 +5,21 @@ both databases."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import os
 from pathlib import Path
 
 import pytest
 import yaml
+from sqlmodel import select
 
+from bot.errors import ImportFileError
 from bot.sandbox import TEAM_ID, Sandbox, sandbox
+from bot.services.exports import export_data, to_yaml
+from bot.services.imports import ImportReport, import_file
+from storage.db import Database
+from storage.models import Cycle, KeyResult, Objective
 from tests.support.postgres import PostgresServer
 from tests.test_app_http import text_of
 from tests.test_cli import okrbot
@@ -130,3 +137,178 @@ async def test_a_closed_quarter_round_trips_byte_for_byte(
         assert "KR-5" in moved
     assert key_results(run("export", db=fresh_db_url))["KR-5"]["current"] == 4.5
     assert key_results(run("export", db=fresh_db_url))["KR-1"]["current"] == 5
+
+
+CLOSED = DATA / "closed_quarter.yaml"
+TODAY = dt.date(2026, 11, 16)
+
+
+async def load(database: Database, text: str) -> ImportReport:
+    return await import_file(
+        database=database, workspace_id=TEAM_ID, text=text, filename="q3.yaml", today=TODAY
+    )
+
+
+async def export_yaml(database: Database) -> str:
+    return to_yaml(await export_data(database=database, workspace_id=TEAM_ID))
+
+
+async def test_a_hand_written_closed_quarter_imports_as_closed(database: Database) -> None:
+    report = await load(database, CLOSED.read_text(encoding="utf-8"))
+    assert report.created["key_result"] == 4
+    async with database.read() as session:
+        q3 = (await session.exec(select(Cycle).where(Cycle.name == "2026-Q3"))).one()
+        krs = {kr.number: kr for kr in (await session.exec(select(KeyResult))).all()}
+        objective = (await session.exec(select(Objective).where(Objective.cycle_id == q3.id))).one()
+    assert q3.closed_at is not None and krs[1].closed_at is not None
+    assert (krs[1].score, krs[1].score_note, krs[1].score_suggested) == (
+        0.6,
+        "canned answers late",
+        False,
+    )
+    assert (krs[2].score, krs[2].score_suggested, krs[2].final_status) == (0.5, True, "at_risk")
+    assert (krs[3].carried_from_id, krs[4].carried_from_id) == (krs[1].id, krs[2].id)
+    assert (krs[3].closed_at, krs[4].score, krs[4].score_note) == (None, 0.7, "on the way")
+    assert (objective.final_progress, objective.final_status, objective.score) == (
+        0.5,
+        "off_track",
+        0.55,
+    )
+    exported = await export_yaml(database)
+    assert not (await load(database, exported)).changed
+    assert not (await load(database, CLOSED.read_text(encoding="utf-8"))).changed
+    assert await export_yaml(database) == exported
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "reason"),
+    [
+        (
+            ("score: 0.6,", "score: 1.3,"),
+            "objectives[0].key_results[0].score",
+            "a score is from 0 to 1, not 1.3",
+        ),
+        (
+            ("score: 0.55", "score: -0.1"),
+            "objectives[0].score",
+            "a score is from 0 to 1, not -0.1",
+        ),
+        (
+            ("carried_from: KR-1}", "carried_from: KR-9}"),
+            "objectives[1].key_results[0].carried_from",
+            "unknown key result KR-9 (name one by its id in this file)",
+        ),
+        (
+            ("late, final", "late, carried_from: KR-3, final"),
+            "objectives[0].key_results[0].carried_from",
+            "KR-3 is of cycle 2026-Q4, which does not come before 2026-Q3: a key result "
+            "carries over from an earlier cycle",
+        ),
+        (
+            ("carried_from: KR-2}", "carried_from: KR-1}"),
+            "objectives[1].key_results[1].carried_from",
+            "KR-1 is carried over twice (also at objectives[1].key_results[0].carried_from)",
+        ),
+        (
+            ("score_suggested: true, final_progress: 0.5, final_status: at_risk}", "}"),
+            "objectives[0].key_results[1]",
+            "cycle 2026-Q3 is closed: a key result of it needs its final_progress and final_status",
+        ),
+        (
+            ("score: 0.7, score_note: on the way,", "final_status: on_track,"),
+            "objectives[1].key_results[1].final_status",
+            "cycle 2026-Q4 is not closed: only a closed cycle's key results and objectives "
+            "have final values",
+        ),
+        (
+            ("closed_at: 2026-10-02 09:30:00+00:00", "closed_at: 2026-06-30 09:30:00+00:00"),
+            "cycles[0].closed_at",
+            "a cycle cannot close before it starts",
+        ),
+        (
+            ("closed_at: 2026-10-02 09:30:00+00:00", "closed_at: 2026-10-02 09:30:00"),
+            "cycles[0].closed_at",
+            "input should have timezone info",
+        ),
+        (
+            ("final_status: at_risk}", "final_status: sideways}"),
+            "objectives[0].key_results[1].final_status",
+            "input should be 'on_track', 'at_risk' or 'off_track'",
+        ),
+        (
+            ("score: 0.5, score_suggested", "score_suggested"),
+            "objectives[0].key_results[1]",
+            "score_note and score_suggested go with a score",
+        ),
+    ],
+)
+async def test_a_bad_end_of_cycle_is_refused_with_its_path_and_nothing_is_written(
+    database: Database, change: tuple[str, str], path: str, reason: str
+) -> None:
+    text = CLOSED.read_text(encoding="utf-8")
+    assert change[0] in text
+    with pytest.raises(ImportFileError) as caught:
+        await load(database, text.replace(change[0], change[1], 1))
+    assert f"q3.yaml: {path}: {reason}" in str(caught.value)
+    async with database.read() as session:
+        assert (await session.exec(select(Cycle))).all() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "reason"),
+    [
+        (  # a closed KR's value moved
+            ("current: 5, unit: h, score: 0.6", "current: 5.5, unit: h, score: 0.6"),
+            "objectives[0].key_results[0].current",
+            "KR-1 is closed with cycle 2026-Q3: it keeps its current (5.0), not 5.5",
+        ),
+        (  # its score replaced
+            ("score: 0.6,", "score: 0.9,"),
+            "objectives[0].key_results[0].score",
+            "KR-1 is closed with cycle 2026-Q3: it keeps its score (0.6), not 0.9",
+        ),
+        (  # a KR added to the closed quarter without its end (the file silent on the close)
+            (
+                "    key_results:\n      - {id: KR-1,",
+                "    key_results:\n      - {title: Late idea, start: 0, target: 1}\n"
+                "      - {id: KR-1,",
+            ),
+            "objectives[0].key_results[0]",
+            "cycle 2026-Q3 is closed: a key result of it needs its final_progress, final_status "
+            "and score",
+        ),
+        (  # an open quarter closed by a file, not by `okrbot cycle close`
+            (
+                "{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}",
+                "{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, closed_at: 2026-11-02T10:00Z}",
+            ),
+            "cycles[1].closed_at",
+            "cycle 2026-Q4 is open here: close it with okrbot cycle close, which freezes and "
+            "carries over (an import closes only a cycle it creates)",
+        ),
+    ],
+)
+async def test_what_a_close_froze_is_not_changed_by_a_later_import(
+    database: Database, change: tuple[str, str], path: str, reason: str
+) -> None:
+    text = CLOSED.read_text(encoding="utf-8")
+    await load(database, text)
+    before = await export_yaml(database)
+    if "Late idea" in change[1]:
+        text = text.replace("closed_at: 2026-10-02 09:30:00+00:00", "scoring_days: 7")
+    assert change[0] in text
+    with pytest.raises(ImportFileError) as caught:
+        await load(database, text.replace(change[0], change[1], 1))
+    assert f"q3.yaml: {path}: {reason}" in str(caught.value)
+    assert await export_yaml(database) == before
+
+
+def test_okrbot_import_refuses_a_bad_score_naming_its_place(db_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(CLOSED.read_text(encoding="utf-8").replace("score: 0.6,", "score: 60,"))
+    refused = okrbot("import", str(bad), "--workspace", TEAM_ID, env={"DATABASE_URL": db_url})
+    assert refused.returncode == 2
+    assert f"{bad}: objectives[0].key_results[0].score: a score is from 0 to 1, not 60" in (
+        refused.stderr
+    )
+    assert "objectives: []" in run("export", db=db_url)
