@@ -5,7 +5,9 @@ both databases."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import itertools
 import os
 from pathlib import Path
@@ -16,7 +18,7 @@ from sqlmodel import select
 
 from bot.errors import ImportFileError
 from bot.sandbox import TEAM_ID, Sandbox, sandbox
-from bot.services.exports import export_data, to_yaml
+from bot.services.exports import export_data, to_csv, to_yaml
 from bot.services.imports import ImportReport, import_file
 from storage.db import Database
 from storage.models import Cycle, KeyResult, Objective
@@ -312,3 +314,18 @@ def test_okrbot_import_refuses_a_bad_score_naming_its_place(db_url: str, tmp_pat
         refused.stderr
     )
     assert "objectives: []" in run("export", db=db_url)
+
+
+async def test_csv_export_has_scores_and_carry_links(database: Database) -> None:
+    await load(database, CLOSED.read_text(encoding="utf-8"))
+    text = to_csv(await export_data(database=database, workspace_id=TEAM_ID))
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(text)) if row["id"]}
+    columns = ("score", "score_suggested", "score_note", "carried_from")
+    assert {number: tuple(row[c] for c in columns) for number, row in rows.items()} == {
+        "KR-1": ("0.6", "", "canned answers late", ""),
+        "KR-2": ("0.5", "true", "", ""),
+        "KR-3": ("", "", "", "KR-1"),
+        "KR-4": ("0.7", "", "on the way", "KR-2"),
+    }
+    # The columns before them are where spreadsheets built on the export expect them.
+    assert text.splitlines()[0].startswith("type,team,objective,id,title,owner,start,target")

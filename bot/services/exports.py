@@ -264,11 +264,17 @@ CSV_COLUMNS = (
     "kpi",
     "period",
     "value",
+    "score",
+    "score_suggested",
+    "score_note",
+    "carried_from",
 )
 
 
 def to_csv(data: dict[str, Any]) -> str:
-    """The export as CSV for spreadsheets: a row per key result, then a row per measurement."""
+    """The export as CSV for spreadsheets: a row per key result (with its score, whether it
+    is okrbot's suggestion, the retrospective line and the KR it carries on from), then a row
+    per measurement."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
@@ -289,6 +295,10 @@ def to_csv(data: dict[str, Any]) -> str:
                     "unit": kr.get("unit", ""),
                     "progress_pct": progress,
                     "kpi": kr.get("kpi", ""),
+                    "score": kr.get("score", ""),
+                    "score_suggested": "true" if kr.get("score_suggested") else "",
+                    "score_note": kr.get("score_note", ""),
+                    "carried_from": kr.get("carried_from", ""),
                 }
             )
     for kpi in data.get("kpis", []):
