@@ -305,6 +305,25 @@ async def test_what_a_close_froze_is_not_changed_by_a_later_import(
     assert await export_yaml(database) == before
 
 
+async def test_a_closed_kr_is_not_moved_into_another_cycle_by_its_id(database: Database) -> None:
+    await load(database, CLOSED.read_text(encoding="utf-8"))
+    before = await export_yaml(database)
+    moving = (
+        "cycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}\n"
+        "objectives:\n"
+        "  - title: Answer customers faster\n"
+        "    team: Support\n"
+        "    key_results: [{id: KR-1, title: Cut reply time, start: 5, target: 4}]\n"
+    )
+    with pytest.raises(ImportFileError) as caught:
+        await load(database, moving)
+    assert (
+        "q3.yaml: objectives[0].key_results[0].id: KR-1 is closed with its cycle: it stays "
+        "under its objective" in str(caught.value)
+    )
+    assert await export_yaml(database) == before
+
+
 def test_okrbot_import_refuses_a_bad_score_naming_its_place(db_url: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(CLOSED.read_text(encoding="utf-8").replace("score: 0.6,", "score: 60,"))

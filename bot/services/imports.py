@@ -498,6 +498,9 @@ class _Importer:
                 **scored,
             )
             await self._add(kr, "key_result")
+        elif kr.closed_at is not None and kr.objective_id != objective.id:
+            reason = f"KR-{kr.number} is closed with its cycle: it stays under its objective"
+            self.problems.append(Problem(f"{where}.id", reason))
         elif kr.closed_at is not None:
             self._set(kr, "key_result", **_unfrozen(values))
             self._keep_frozen(kr, where, f"KR-{kr.number}", cycle, **_frozen(spec, scored))
