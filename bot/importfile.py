@@ -423,7 +423,8 @@ def _cross_check(
     today: dt.date,
     stored: StoredEnds,
 ) -> list[Problem]:
-    """References between sections: teams, KPIs, parents, duplicates."""
+    """References between sections: teams, KPIs, parents, duplicates, and the ends of
+    cycles (closed flags, finals, carry links)."""
     problems: list[Problem] = []
     problems += _duplicates("cycles", [cycle.name for cycle in spec.all_cycles()])
     problems += _settle_cycles(spec, known_cycles, today)

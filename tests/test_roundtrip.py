@@ -109,6 +109,10 @@ async def test_a_closed_quarter_round_trips_byte_for_byte(
     assert "final_progress" not in krs["KR-5"] and "closed_at" not in krs["KR-5"]
     assert (krs["KR-5"]["carried_from"], krs["KR-6"]["carried_from"]) == ("KR-1", "KR-2")
     assert (krs["KR-5"]["start"], krs["KR-5"]["current"]) == (5, 5)
+    # The open initiative came along (at the position it had: 1, after the done one).
+    assert krs["KR-5"]["initiatives"] == [
+        {"title": "Canned answers", "owner": "U0CAROL", "status": "in_progress"}
+    ]
     assert "carried_from" not in krs["KR-4"]
     objectives = yaml.safe_load(exported)["objectives"]
     # Answer customers faster: the mean of 0.6, 0.6 and 1.0; Acme's objective rolls it up.
@@ -268,6 +272,11 @@ async def test_a_bad_end_of_cycle_is_refused_with_its_path_and_nothing_is_writte
             ("score: 0.6,", "score: 0.9,"),
             "objectives[0].key_results[0].score",
             "KR-1 is closed with cycle 2026-Q3: it keeps its score (0.6), not 0.9",
+        ),
+        (  # a closed KR's initiative moved on
+            ("status: in_progress}]", "status: done}]"),
+            "objectives[0].key_results[0].initiatives[0]",
+            "KR-1 is closed: its initiatives stay as its cycle left them",
         ),
         (  # a KR added to the closed quarter without its end (the file silent on the close)
             (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func
@@ -422,7 +422,7 @@ class _Importer:
         return objective
 
     def _settle_order(
-        self, rows: list[tuple[Objective, int]] | list[tuple[KeyResult, int]], kind: str
+        self, rows: Sequence[tuple[Objective | KeyResult | Initiative, int]], kind: str
     ) -> None:
         """The file's order, as positions, written only where the rows stand in another order:
         an export re-imports unchanged even where positions repeat (a carried KR keeps the
@@ -510,8 +510,11 @@ class _Importer:
                 self._record_current(kr, spec.current)
         if spec.carried_from_number is not None:
             self.carries.append((kr, spec.carried_from_number))
-        for initiative_position, initiative in enumerate(spec.initiatives):
-            await self._initiative(initiative, kr, initiative_position)
+        initiatives = [
+            (await self._initiative(initiative, kr, n, f"{where}.initiatives[{n}]"), n)
+            for n, initiative in enumerate(spec.initiatives)
+        ]
+        self._settle_order(initiatives, "initiative")
         return kr
 
     async def _link_carries(self) -> None:
@@ -536,21 +539,30 @@ class _Importer:
         )
         self._set(kr, "key_result", current=value, updated_at=utcnow())
 
-    async def _initiative(self, spec: InitiativeSpec, kr: KeyResult, position: int) -> None:
+    async def _initiative(
+        self, spec: InitiativeSpec, kr: KeyResult, position: int, where: str
+    ) -> Initiative:
         query = select(Initiative).where(Initiative.kr_id == kr.id, Initiative.title == spec.title)
         initiative = (await self.session.exec(query)).first()
-        values = {
-            "owner_id": self._user(spec.owner),
-            "status": str(spec.status),
-            "position": position,
-        }
+        values = {"owner_id": self._user(spec.owner), "status": str(spec.status)}
+        # A stored closed KR's initiatives stay as its cycle left them (new work goes to the
+        # KR it carried on as); a closed KR this import makes is given its initiatives.
+        moved = initiative is None or initiative.status != spec.status
+        if kr.closed_at is not None and id(kr) not in self.fresh and moved:
+            reason = f"KR-{kr.number} is closed: its initiatives stay as its cycle left them"
+            self.problems.append(Problem(where, reason))
         if initiative is None:
-            row = Initiative(
-                workspace_id=self.workspace_id, kr_id=kr.id, title=spec.title, **values
+            initiative = Initiative(
+                workspace_id=self.workspace_id,
+                kr_id=kr.id,
+                title=spec.title,
+                position=position,
+                **values,
             )
-            await self._add(row, "initiative")
+            await self._add(initiative, "initiative")
         else:
             self._set(initiative, "initiative", **values)
+        return initiative
 
 
 def _scored(spec: KeyResultSpec) -> dict[str, object]:
