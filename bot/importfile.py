@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -37,6 +39,7 @@ from bot.alignment import (
 )
 from bot.domain import Direction, InitiativeStatus, Level, Period, ProgressFrom
 from bot.errors import ImportFileError, Problem
+from bot.progress import KrStatus
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -98,8 +101,19 @@ def _period(value: str) -> str:
     raise ValueError(f"{value!r} is not a period like 2026-10 (monthly) or 2026-W44 (weekly)")
 
 
+def _score(value: float) -> float:
+    if not 0 <= value <= 1:
+        raise ValueError(f"a score is from 0 to 1, not {value:g}")
+    return value
+
+
 PersonRef = Annotated[str, AfterValidator(_person)]
 Text = Annotated[str, Field(min_length=1, max_length=300)]
+KrRef = Annotated[str, Field(pattern=_KR_ID.pattern)]
+Score = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_score)]
+FinalProgress = Annotated[float, Field(allow_inf_nan=False)]
+# What only a closed cycle's objectives and KRs carry: frozen at the close (SPEC §8).
+FINAL_FIELDS = ("final_progress", "final_status")
 
 
 class _Strict(BaseModel):
@@ -111,6 +125,7 @@ class CycleSpec(_Strict):
     start: dt.date
     end: dt.date
     scoring_days: Annotated[int, Field(ge=0, le=90)] = DEFAULT_SCORING_DAYS
+    closed_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _order(self) -> CycleSpec:
@@ -159,7 +174,7 @@ class InitiativeSpec(_Strict):
 
 
 class KeyResultSpec(_Strict):
-    id: Annotated[str, Field(pattern=_KR_ID.pattern)] | None = None
+    id: KrRef | None = None
     title: Text
     owner: PersonRef | None = None
     start: float
@@ -169,12 +184,34 @@ class KeyResultSpec(_Strict):
     weight: Annotated[float, Field(gt=0)] = 1.0
     aliases: list[Annotated[str, Field(min_length=1, max_length=60)]] = []
     kpi: str | None = None
+    # The end of its cycle: a score and retrospective line (the owner's, or okrbot's
+    # suggestion kept at the close), the frozen finals, and the KR it carries on from.
+    score: Score | None = None
+    score_note: Annotated[str, Field(min_length=1, max_length=3000)] | None = None
+    score_suggested: bool = False
+    final_progress: FinalProgress | None = None
+    final_status: KrStatus | None = None
+    carried_from: KrRef | None = None
     initiatives: list[InitiativeSpec] = []
 
     @property
     def number(self) -> int | None:
-        match = _KR_ID.match(self.id or "")
-        return int(match.group(1)) if match else None
+        return _number(self.id)
+
+    @property
+    def carried_from_number(self) -> int | None:
+        return _number(self.carried_from)
+
+    @model_validator(mode="after")
+    def _scored(self) -> KeyResultSpec:
+        if self.score is None and (self.score_note is not None or self.score_suggested):
+            raise ValueError("score_note and score_suggested go with a score")
+        return self
+
+
+def _number(ref: str | None) -> int | None:
+    match = _KR_ID.match(ref or "")
+    return int(match.group(1)) if match else None
 
 
 class ObjectiveSpec(_Strict):
@@ -185,6 +222,9 @@ class ObjectiveSpec(_Strict):
     weight: Annotated[float, Field(gt=0)] = 1.0
     progress_from: ProgressFrom = ProgressFrom.KRS
     cycle: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    final_progress: FinalProgress | None = None
+    final_status: KrStatus | None = None
+    score: Score | None = None
     key_results: list[KeyResultSpec] = []
 
 
@@ -325,6 +365,13 @@ class ImportSpec(_Strict):
     def all_cycles(self) -> list[CycleSpec]:
         return [self.cycle] if self.cycle is not None else list(self.cycles)
 
+    def placed(self) -> Iterator[tuple[int, ObjectiveSpec, str]]:
+        """Each objective with its index in the file and its settled cycle."""
+        for index, (objective, cycle) in enumerate(
+            zip(self.objectives, self.objective_cycles, strict=True)
+        ):
+            yield index, objective, cycle
+
     def aligned_objectives(self) -> list[FileObjective]:
         """The file's objectives as the parent check sees them."""
         return [
@@ -374,8 +421,10 @@ def _cross_check(
     objectives: Iterable[StoredObjective],
     known_cycles: set[str],
     today: dt.date,
+    stored: StoredEnds,
 ) -> list[Problem]:
-    """References between sections: teams, KPIs, parents, duplicates."""
+    """References between sections: teams, KPIs, parents, duplicates, and the ends of
+    cycles (closed flags, finals, carry links)."""
     problems: list[Problem] = []
     problems += _duplicates("cycles", [cycle.name for cycle in spec.all_cycles()])
     problems += _settle_cycles(spec, known_cycles, today)
@@ -411,6 +460,121 @@ def _cross_check(
             problems.append(Problem(f"kpis[{i}].team", f"unknown team {kpi.team!r}"))
     if not problems:  # parents are only worth resolving between objectives that are sound
         problems += resolve_objective_parents(spec.aligned_objectives(), objectives).problems
+    if not problems:  # so is the end of a cycle, once every objective has its cycle
+        problems += _check_closed(spec, stored)
+        problems += _check_carried(spec, stored)
+    return problems
+
+
+@dataclass(frozen=True)
+class StoredEnds:
+    """What the workspace already holds of its cycles' ends: each cycle's start, the cycles
+    closed, and each KR's cycle by number (so `carried_from` may name a stored KR)."""
+
+    cycle_starts: Mapping[str, dt.date] = field(default_factory=dict)
+    closed_cycles: frozenset[str] = frozenset()
+    kr_cycles: Mapping[int, str] = field(default_factory=dict)
+
+
+def _cycle_paths(spec: ImportSpec) -> Iterator[tuple[str, CycleSpec]]:
+    if spec.cycle is not None:
+        yield "cycle", spec.cycle
+    for index, cycle in enumerate(spec.cycles):
+        yield f"cycles[{index}]", cycle
+
+
+def _closed_cycles(spec: ImportSpec, stored: StoredEnds) -> set[str]:
+    return {c.name for c in spec.all_cycles() if c.closed_at} | set(stored.closed_cycles)
+
+
+def _check_closed(spec: ImportSpec, stored: StoredEnds) -> list[Problem]:
+    """Final values only in a closed cycle, and all of them on every KR of a cycle the file
+    closes; a file closes only a cycle it brings (an open one closes with `cycle close`)."""
+    problems: list[Problem] = []
+    for where, cycle in _cycle_paths(spec):
+        if cycle.closed_at is None:
+            continue
+        if cycle.closed_at.date() < cycle.start:
+            problems.append(Problem(f"{where}.closed_at", "a cycle cannot close before it starts"))
+        elif cycle.name in stored.cycle_starts and cycle.name not in stored.closed_cycles:
+            problems.append(
+                Problem(
+                    f"{where}.closed_at",
+                    f"cycle {cycle.name} is open here: close it with okrbot cycle close, which "
+                    "freezes and carries over (an import closes only a cycle it creates)",
+                )
+            )
+    closed = _closed_cycles(spec, stored)
+    closing = {c.name for c in spec.all_cycles() if c.closed_at}
+    for i, objective, cycle in spec.placed():
+        where = f"objectives[{i}]"
+        if cycle not in closed:
+            problems += _open_finals(where, objective, ("score", *FINAL_FIELDS), cycle)
+        for j, kr in enumerate(objective.key_results):
+            at = f"{where}.key_results[{j}]"
+            if cycle not in closed:
+                problems += _open_finals(at, kr, ("score_suggested", *FINAL_FIELDS), cycle)
+            elif cycle in closing and (problem := unfrozen_kr(at, kr, cycle)):
+                problems.append(problem)
+    return problems
+
+
+def unfrozen_kr(where: str, kr: KeyResultSpec, cycle: str) -> Problem | None:
+    """A KR of a closed cycle must bring its frozen end: final progress, status and score."""
+    missing = [name for name in (*FINAL_FIELDS, "score") if getattr(kr, name) is None]
+    if not missing:
+        return None
+    listed = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+    return Problem(where, f"cycle {cycle} is closed: a key result of it needs its {listed}")
+
+
+def _open_finals(where: str, item: BaseModel, names: Iterable[str], cycle: str) -> list[Problem]:
+    return [
+        Problem(
+            f"{where}.{name}",
+            f"cycle {cycle} is not closed: only a closed cycle's key results and objectives "
+            "have final values",
+        )
+        for name in names
+        if getattr(item, name) not in (None, False)
+    ]
+
+
+def _check_carried(spec: ImportSpec, stored: StoredEnds) -> list[Problem]:
+    """Each `carried_from` names a KR (by its id in this file, else one stored here) of a
+    closed cycle that came before, carried over once."""
+    kr_cycles = dict(stored.kr_cycles)
+    for _, objective, cycle in spec.placed():
+        kr_cycles.update({kr.number: cycle for kr in objective.key_results if kr.number})
+    starts = {**stored.cycle_starts, **{c.name: c.start for c in spec.all_cycles()}}
+    closed = _closed_cycles(spec, stored)
+    problems: list[Problem] = []
+    seen: dict[int, str] = {}
+    for i, objective, cycle in spec.placed():
+        for j, kr in enumerate(objective.key_results):
+            number = kr.carried_from_number
+            if number is None:
+                continue
+            where = f"objectives[{i}].key_results[{j}].carried_from"
+            source = kr_cycles.get(number)
+            if source is None:
+                reason = f"unknown key result KR-{number} (name one by its id in this file)"
+            elif number == kr.number:
+                reason = "a key result cannot carry over from itself"
+            elif starts[source] >= starts[cycle]:
+                reason = (
+                    f"KR-{number} is of cycle {source}, which does not come before {cycle}: "
+                    "a key result carries over from an earlier cycle"
+                )
+            elif source not in closed:
+                reason = f"KR-{number} is of cycle {source}, which is not closed: only a closed "
+                reason += "cycle's key results carry over"
+            elif number in seen:
+                reason = f"KR-{number} is carried over twice (also at {seen[number]})"
+            else:
+                seen[number] = where
+                continue
+            problems.append(Problem(where, reason))
     return problems
 
 
@@ -458,13 +622,14 @@ def load_import(
     known_objectives: Iterable[StoredObjective] = (),
     known_cycles: set[str] = frozenset(),  # type: ignore[assignment]
     today: dt.date | None = None,
+    stored: StoredEnds | None = None,
 ) -> ImportSpec:
     """Parse and validate an import file; raise ImportFileError listing every problem.
 
     `team_parents` (stored team name -> its parent's name), `known_objectives` and
     `known_cycles` are what the workspace already holds, so parents and cycles may name them
     and loops through them are found; `today` picks the cycle open today for objectives that
-    name none in a file of several cycles."""
+    name none in a file of several cycles; `stored` what it holds of its cycles' ends."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -487,6 +652,7 @@ def load_import(
         known_objectives,
         set(known_cycles),
         today or dt.date.today(),
+        stored or StoredEnds(),
     )
     if problems:
         raise ImportFileError(filename, problems)

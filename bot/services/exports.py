@@ -4,6 +4,7 @@ CSV for spreadsheets (one row per key result, KPIs below)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -61,7 +62,15 @@ def _cycle(cycle: Cycle) -> dict[str, Any]:
     item: dict[str, Any] = {"name": cycle.name, "start": cycle.start, "end": cycle.end}
     if cycle.scoring_days != DEFAULT_SCORING_DAYS:
         item["scoring_days"] = cycle.scoring_days
+    if cycle.closed_at is not None:
+        item["closed_at"] = _timestamp(cycle.closed_at)
     return item
+
+
+def _timestamp(at: dt.datetime) -> dt.datetime:
+    """A moment as the file holds it: UTC, to the second (SQLite hands it back naive)."""
+    at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
+    return at.replace(microsecond=0)
 
 
 async def _teams(session: AsyncSession, teams: list[Team]) -> list[dict[str, Any]]:
@@ -172,8 +181,9 @@ async def _objectives(
             }
         )
     by_objective: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    numbers = {kr.id: kr.number for kr in krs}
     for kr in krs:
-        by_objective[kr.objective_id].append(_key_result(kr, kpis, by_kr[kr.id]))
+        by_objective[kr.objective_id].append(_key_result(kr, kpis, by_kr[kr.id], numbers))
     parents = _parent_refs(objectives)
     out = []
     for objective in objectives:
@@ -184,6 +194,13 @@ async def _objectives(
             item["weight"] = objective.weight
         if objective.progress_from != ProgressFrom.KRS:
             item["progress_from"] = objective.progress_from
+        item.update(
+            _optional(
+                final_progress=objective.final_progress,
+                final_status=objective.final_status,
+                score=objective.score,
+            )
+        )
         item["key_results"] = by_objective[objective.id]
         out.append(item)
     return out
@@ -202,8 +219,12 @@ def _parent_refs(objectives: Sequence[Objective]) -> dict[int | None, str]:
 
 
 def _key_result(
-    kr: KeyResult, kpis: dict[int, dict[str, Any]], initiatives: list
+    kr: KeyResult,
+    kpis: dict[int, dict[str, Any]],
+    initiatives: list,
+    numbers: dict[int | None, int],
 ) -> dict[str, Any]:
+    """A KR as the file gives it; `numbers` turns the KR it carries on from into `KR-n`."""
     item: dict[str, Any] = {"id": f"KR-{kr.number}", "title": kr.title}
     item.update(_optional(owner=kr.owner_id))
     item.update(start=kr.start, target=kr.target, current=kr.current)
@@ -211,6 +232,12 @@ def _key_result(
     item.update(weight=kr.weight, aliases=list(kr.aliases))
     if kr.kpi_id is not None:
         item["kpi"] = kpis[kr.kpi_id]["name"]
+    item.update(_optional(score=kr.score, score_note=kr.score_note))
+    if kr.score_suggested:
+        item["score_suggested"] = True
+    item.update(_optional(final_progress=kr.final_progress, final_status=kr.final_status))
+    if kr.carried_from_id is not None:
+        item["carried_from"] = f"KR-{numbers[kr.carried_from_id]}"
     if initiatives:
         item["initiatives"] = initiatives
     return item
@@ -237,11 +264,17 @@ CSV_COLUMNS = (
     "kpi",
     "period",
     "value",
+    "score",
+    "score_suggested",
+    "score_note",
+    "carried_from",
 )
 
 
 def to_csv(data: dict[str, Any]) -> str:
-    """The export as CSV for spreadsheets: a row per key result, then a row per measurement."""
+    """The export as CSV for spreadsheets: a row per key result (with its score, whether it
+    is okrbot's suggestion, the retrospective line and the KR it carries on from), then a row
+    per measurement."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
@@ -262,6 +295,10 @@ def to_csv(data: dict[str, Any]) -> str:
                     "unit": kr.get("unit", ""),
                     "progress_pct": progress,
                     "kpi": kr.get("kpi", ""),
+                    "score": kr.get("score", ""),
+                    "score_suggested": "true" if kr.get("score_suggested") else "",
+                    "score_note": kr.get("score_note", ""),
+                    "carried_from": kr.get("carried_from", ""),
                 }
             )
     for kpi in data.get("kpis", []):

@@ -8,8 +8,8 @@ KR id or title, KPI name, measurement period), so importing the same file twice 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func
@@ -26,8 +26,10 @@ from bot.importfile import (
     KeyResultSpec,
     KpiSpec,
     ObjectiveSpec,
+    StoredEnds,
     TeamSpec,
     load_import,
+    unfrozen_kr,
 )
 from storage.db import Database
 from storage.models import (
@@ -83,6 +85,7 @@ async def import_file(
             (await session.exec(select(Kpi.name).where(Kpi.workspace_id == workspace_id))).all()
         )
         objectives = await _stored_objectives(session, workspace_id)
+        stored = await _stored_ends(session, workspace_id)
     spec = load_import(
         text,
         filename,
@@ -92,11 +95,12 @@ async def import_file(
         known_objectives=objectives,
         known_cycles=cycles,
         today=today or utcnow().date(),
+        stored=stored,
     )
     parents = resolve_objective_parents(spec.aligned_objectives(), objectives).parents
     people = await _resolve_people(spec, filename, resolve_email)
     async with database.session() as session:
-        return await _Importer(session, workspace_id, people).apply(spec, parents)
+        return await _Importer(session, workspace_id, people, filename).apply(spec, parents)
 
 
 async def _team_parents(session: AsyncSession, workspace_id: str) -> dict[str, str | None]:
@@ -114,6 +118,22 @@ async def _stored_objectives(session: AsyncSession, workspace_id: str) -> list[S
         .where(Objective.workspace_id == workspace_id)
     )
     return [StoredObjective(*row) for row in (await session.exec(query)).all()]
+
+
+async def _stored_ends(session: AsyncSession, workspace_id: str) -> StoredEnds:
+    """The stored cycles' starts and which are closed, and each stored KR's cycle."""
+    cycles = (await session.exec(select(Cycle).where(Cycle.workspace_id == workspace_id))).all()
+    query = (
+        select(KeyResult.number, Cycle.name)
+        .join(Objective, col(Objective.id) == KeyResult.objective_id)
+        .join(Cycle, col(Cycle.id) == Objective.cycle_id)
+        .where(KeyResult.workspace_id == workspace_id)
+    )
+    return StoredEnds(
+        cycle_starts={cycle.name: cycle.start for cycle in cycles},
+        closed_cycles=frozenset(c.name for c in cycles if c.closed_at is not None),
+        kr_cycles=dict((await session.exec(query)).all()),
+    )
 
 
 def _person_refs(spec: ImportSpec) -> Iterator[tuple[str, str]]:
@@ -162,11 +182,17 @@ async def _resolve_people(
 class _Importer:
     """Applies a validated spec inside one session, counting what it creates and changes."""
 
-    def __init__(self, session: AsyncSession, workspace_id: str, people: dict[str, str]) -> None:
+    def __init__(
+        self, session: AsyncSession, workspace_id: str, people: dict[str, str], filename: str
+    ) -> None:
         self.session = session
         self.workspace_id = workspace_id
         self.people = people
+        self.filename = filename
         self.report = ImportReport()
+        # What only the stored rows can refuse (a closed KR changed); raised before commit.
+        self.problems: list[Problem] = []
+        self.carries: list[tuple[KeyResult, int]] = []  # (KR, the number it carries on from)
         self.teams: dict[str, Team] = {}
         self.kpis: dict[str, Kpi] = {}
         self.cycles: dict[str, Cycle] = {}
@@ -211,6 +237,11 @@ class _Importer:
                 zip(spec.objectives, spec.objective_cycles, strict=True)
             )
         ]
+        placed: dict[tuple[int, int], list[tuple[Objective, int]]] = defaultdict(list)
+        for position, objective in enumerate(written):
+            placed[(objective.cycle_id, objective.team_id)].append((objective, position))
+        for group in placed.values():  # the export orders each team's objectives of a cycle
+            self._settle_order(group, "objective")
         for index, objective in enumerate(written):
             parent = parents.get(index)
             if parent is None:
@@ -219,6 +250,9 @@ class _Importer:
                 kind, key = parent
                 parent_id = written[key].id if kind == "file" else key
             self._set(objective, "objective", parent_id=parent_id)
+        await self._link_carries()
+        if self.problems:  # the unit of work rolls back: nothing is written
+            raise ImportFileError(self.filename, self.problems)
         return self.report
 
     async def _workspace(self) -> None:
@@ -247,7 +281,9 @@ class _Importer:
         cycle = (await self.session.exec(query)).first()
         values = {"start": spec.start, "end": spec.end, "scoring_days": spec.scoring_days}
         if cycle is None:
-            cycle = Cycle(workspace_id=self.workspace_id, name=spec.name, **values)
+            # Only a cycle the import makes may arrive closed (the file was checked for it).
+            closed = {"closed_at": spec.closed_at} if spec.closed_at else {}
+            cycle = Cycle(workspace_id=self.workspace_id, name=spec.name, **values, **closed)
             await self._add(cycle, "cycle")
         else:
             self._set(cycle, "cycle", **values)
@@ -352,9 +388,13 @@ class _Importer:
         objective = (await self.session.exec(query)).first()
         values = {
             "owner_id": self._user(spec.owner),
-            "position": position,
             "weight": spec.weight,
             "progress_from": str(spec.progress_from),
+        }
+        finals = {
+            "final_progress": spec.final_progress,
+            "final_status": spec.final_status and str(spec.final_status),
+            "score": spec.score,
         }
         if objective is None:
             objective = Objective(
@@ -362,14 +402,51 @@ class _Importer:
                 team_id=team.id,
                 cycle_id=cycle.id,
                 title=spec.title,
+                position=position,
                 **values,
+                **finals,  # only a closed cycle's objectives have them (the file was checked)
             )
             await self._add(objective, "objective")
         else:
             self._set(objective, "objective", **values)
+            given = {name: value for name, value in finals.items() if value is not None}
+            where, label = f"objectives[{position}]", f"objective {spec.title!r}"
+            self._keep_frozen(objective, where, label, cycle, **given)
+        krs = []
         for kr_position, kr_spec in enumerate(spec.key_results):
-            await self._key_result(kr_spec, objective, kr_position)
+            where = f"objectives[{position}].key_results[{kr_position}]"
+            krs.append(
+                (await self._key_result(kr_spec, objective, cycle, kr_position, where), kr_position)
+            )
+        self._settle_order(krs, "key_result")
         return objective
+
+    def _settle_order(
+        self, rows: Sequence[tuple[Objective | KeyResult | Initiative, int]], kind: str
+    ) -> None:
+        """The file's order, as positions, written only where the rows stand in another order:
+        an export re-imports unchanged even where positions repeat (a carried KR keeps the
+        position it had in its old objective)."""
+        standing = sorted(rows, key=lambda pair: (pair[0].position, pair[0].id or 0))
+        if [row.id for row, _ in standing] == [row.id for row, _ in rows]:
+            return
+        for row, position in rows:
+            self._set(row, kind, position=position)
+
+    def _keep_frozen(
+        self, row: KeyResult | Objective, where: str, label: str, cycle: Cycle, **given: object
+    ) -> None:
+        """A closed cycle's rows keep what its close froze: a file that says otherwise is
+        refused (nothing is written), one that says the same changes nothing."""
+        if cycle.closed_at is None:
+            return
+        for name, value in given.items():
+            if getattr(row, name) != value:
+                reason = (
+                    f"{label} is closed with cycle {cycle.name}: it keeps its {name} "
+                    f"({getattr(row, name)}), not {value}"
+                )
+                self.problems.append(Problem(f"{where}.{name}", reason))
 
     async def _find_kr(self, spec: KeyResultSpec, objective: Objective) -> KeyResult | None:
         if spec.number is not None:
@@ -388,7 +465,9 @@ class _Importer:
         )
         return int((await self.session.exec(query)).one() or 0) + 1
 
-    async def _key_result(self, spec: KeyResultSpec, objective: Objective, position: int) -> None:
+    async def _key_result(
+        self, spec: KeyResultSpec, objective: Objective, cycle: Cycle, position: int, where: str
+    ) -> KeyResult:
         values = {
             "objective_id": objective.id,
             "title": spec.title,
@@ -399,20 +478,54 @@ class _Importer:
             "weight": spec.weight,
             "aliases": list(spec.aliases),
             "kpi_id": self.kpis[spec.kpi].id if spec.kpi else None,
-            "position": position,
         }
         kr = await self._find_kr(spec, objective)
+        scored = _scored(spec)
         if kr is None:
             number = spec.number or await self._next_number()
             current = spec.start if spec.current is None else spec.current
-            kr = KeyResult(workspace_id=self.workspace_id, number=number, current=current, **values)
+            if cycle.closed_at is not None and (problem := unfrozen_kr(where, spec, cycle.name)):
+                self.problems.append(problem)
+            kr = KeyResult(
+                workspace_id=self.workspace_id,
+                number=number,
+                current=current,
+                position=position,
+                closed_at=cycle.closed_at,
+                final_progress=spec.final_progress,
+                final_status=spec.final_status and str(spec.final_status),
+                **values,
+                **scored,
+            )
             await self._add(kr, "key_result")
+        elif kr.closed_at is not None and kr.objective_id != objective.id:
+            reason = f"KR-{kr.number} is closed with its cycle: it stays under its objective"
+            self.problems.append(Problem(f"{where}.id", reason))
+        elif kr.closed_at is not None:
+            self._set(kr, "key_result", **_unfrozen(values))
+            self._keep_frozen(kr, where, f"KR-{kr.number}", cycle, **_frozen(spec, scored))
         else:
-            self._set(kr, "key_result", **values)
+            self._set(kr, "key_result", **values, **scored)
             if spec.current is not None and spec.current != kr.current:
                 self._record_current(kr, spec.current)
-        for initiative_position, initiative in enumerate(spec.initiatives):
-            await self._initiative(initiative, kr, initiative_position)
+        if spec.carried_from_number is not None:
+            self.carries.append((kr, spec.carried_from_number))
+        initiatives = [
+            (await self._initiative(initiative, kr, n, f"{where}.initiatives[{n}]"), n)
+            for n, initiative in enumerate(spec.initiatives)
+        ]
+        self._settle_order(initiatives, "initiative")
+        return kr
+
+    async def _link_carries(self) -> None:
+        """Each `carried_from`, once every KR of the file is written: the KR of that number."""
+        numbers = {number for _, number in self.carries}
+        query = select(KeyResult.number, KeyResult.id).where(
+            KeyResult.workspace_id == self.workspace_id, col(KeyResult.number).in_(numbers)
+        )
+        ids = dict((await self.session.exec(query)).all()) if numbers else {}
+        for kr, number in self.carries:
+            self._set(kr, "key_result", carried_from_id=ids[number])
 
     def _record_current(self, kr: KeyResult, value: float) -> None:
         self.session.add(
@@ -426,18 +539,58 @@ class _Importer:
         )
         self._set(kr, "key_result", current=value, updated_at=utcnow())
 
-    async def _initiative(self, spec: InitiativeSpec, kr: KeyResult, position: int) -> None:
+    async def _initiative(
+        self, spec: InitiativeSpec, kr: KeyResult, position: int, where: str
+    ) -> Initiative:
         query = select(Initiative).where(Initiative.kr_id == kr.id, Initiative.title == spec.title)
         initiative = (await self.session.exec(query)).first()
-        values = {
-            "owner_id": self._user(spec.owner),
-            "status": str(spec.status),
-            "position": position,
-        }
+        values = {"owner_id": self._user(spec.owner), "status": str(spec.status)}
+        # A stored closed KR's initiatives stay as its cycle left them (new work goes to the
+        # KR it carried on as); a closed KR this import makes is given its initiatives.
+        moved = initiative is None or initiative.status != spec.status
+        if kr.closed_at is not None and id(kr) not in self.fresh and moved:
+            reason = f"KR-{kr.number} is closed: its initiatives stay as its cycle left them"
+            self.problems.append(Problem(where, reason))
         if initiative is None:
-            row = Initiative(
-                workspace_id=self.workspace_id, kr_id=kr.id, title=spec.title, **values
+            initiative = Initiative(
+                workspace_id=self.workspace_id,
+                kr_id=kr.id,
+                title=spec.title,
+                position=position,
+                **values,
             )
-            await self._add(row, "initiative")
+            await self._add(initiative, "initiative")
         else:
             self._set(initiative, "initiative", **values)
+        return initiative
+
+
+def _scored(spec: KeyResultSpec) -> dict[str, object]:
+    """A KR's score as the file gives it; a file silent on it leaves a stored score alone."""
+    if spec.score is None:
+        return {}
+    return {
+        "score": spec.score,
+        "score_note": spec.score_note,
+        "score_suggested": spec.score_suggested,
+    }
+
+
+_FROZEN_VALUES = ("start", "target")
+
+
+def _unfrozen(values: dict[str, object]) -> dict[str, object]:
+    """What a file may still change on a closed KR: its place, names and links."""
+    return {name: value for name, value in values.items() if name not in _FROZEN_VALUES}
+
+
+def _frozen(spec: KeyResultSpec, scored: dict[str, object]) -> dict[str, object]:
+    """What the file says of a closed KR's frozen values, to hold against the stored ones."""
+    said: dict[str, object] = {name: getattr(spec, name) for name in _FROZEN_VALUES}
+    if spec.current is not None:
+        said["current"] = spec.current
+    if spec.final_progress is not None:
+        said["final_progress"] = spec.final_progress
+    if spec.final_status is not None:
+        said["final_status"] = str(spec.final_status)
+    return {**said, **scored}
