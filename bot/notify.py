@@ -12,6 +12,7 @@ logged and left out: the digest goes out without it.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -269,6 +270,12 @@ async def tell_person(
 # -- retrospective digests (SPEC §8) ---------------------------------------------------------
 
 
+# The message metadata that marks a retrospective digest (payload: its `retrodelivery` row), and
+# how far before a claim a look in the DM starts (Slack's clock may run behind ours).
+RETRO_EVENT = "okrbot_retrospective"
+CLOCK_MARGIN = dt.timedelta(minutes=1)
+
+
 @dataclass
 class RetroReport:
     """What one run of the retrospective digests did: `(team, recipient)` pairs."""
@@ -284,7 +291,7 @@ async def send_retros(client: AsyncWebClient, services: Services) -> RetroReport
     others still get theirs; a passing one gives the row back for the next run, one Slack
     gives no hope for (`channel_not_found`, a deactivated manager…) marks it failed."""
     report = RetroReport()
-    owed = await retros.owed_retros(database=services.database)
+    owed = await retros.owed_retros(database=services.database, now=services.clock())
     groups: dict[tuple[int, int], list[retros.Owed]] = {}
     for row in owed:
         groups.setdefault((row.cycle_id, row.team_id), []).append(row)
@@ -309,16 +316,23 @@ async def _send_retro(
     posted: dict[str, list[str]] = {}
     for row in rows:
         database = services.database
-        if not await retros.claim_retro(
-            database=database, delivery_id=row.delivery_id, now=services.clock()
-        ):
+        if not await retros.claim_retro(database=database, owed=row, now=services.clock()):
             continue  # another run took it
         who = (retro.team_name, row.recipient.id)
         try:
             locale = await _locale(client, services, retro.workspace_id, row.recipient)
             channel = await _destination(client, row.recipient)
+            found = await _retro_in(client, channel, row) if row.abandoned_at else None
+            if found is not None:  # its sender died after posting it: only the record was lost
+                await retros.mark_retro(
+                    database=database, delivery_id=row.delivery_id, now=services.clock(), ts=found
+                )
+                continue
             message = build_retro(retro, locale)
-            answer = await client.chat_postMessage(channel=channel, **message.as_kwargs())
+            metadata = {"event_type": RETRO_EVENT, "event_payload": {"delivery": row.delivery_id}}
+            answer = await client.chat_postMessage(
+                channel=channel, metadata=metadata, **message.as_kwargs()
+            )
         except SLACK_ERRORS as error:
             log.exception("retrospective of %s to %s was not sent", *who)
             await _settle_failed_retro(services, row, error)
@@ -334,6 +348,30 @@ async def _send_retro(
         report.sent.append(who)
     for locale, channels in posted.items():
         await _share_retro_chart(client, retro, channels, locale, report)
+
+
+async def _retro_in(client: AsyncWebClient, channel: str, row: retros.Owed) -> str | None:
+    """The ts of this delivery's digest when it is already in the DM (posted since it was
+    claimed, less a minute for Slack's clock): its message metadata names the row."""
+    assert row.abandoned_at is not None
+    oldest = f"{(row.abandoned_at - CLOCK_MARGIN).timestamp():.6f}"
+    cursor: str | None = None
+    while True:
+        page = await client.conversations_history(
+            channel=channel, oldest=oldest, include_all_metadata=True, limit=100, cursor=cursor
+        )
+        for message in page.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                message.get("bot_id")
+                and metadata.get("event_type") == RETRO_EVENT
+                and payload.get("delivery") == row.delivery_id
+            ):
+                return str(message["ts"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not page.get("has_more") or not cursor:
+            return None
 
 
 async def _settle_failed_retro(services: Services, row: retros.Owed, error: Exception) -> None:

@@ -8,19 +8,21 @@ others, and what a close owed goes out later (`okrbot run`'s job) when it could 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 from sqlmodel import select
 
 from bot.blocks import ids
+from bot.notify import RETRO_EVENT
 from bot.sandbox import BOT_TOKEN, Sandbox
 from bot.services.closing import close_cycle
 from bot.standin.server import Call
 from scheduler.digest_jobs import send_retrospectives
-from storage.models import RetroDelivery
+from storage.models import RetroDelivery, Team
 from tests.test_app_http import text_of
 from tests.test_cli import okrbot
 from tests.test_close_modal import opened_view, ticked
-from tests.test_closing import WS, box, ended_q4
+from tests.test_closing import NOW, WS, box, ended_q4
 
 __all__ = ["box"]  # the sandbox fixture: the seed, 2027-Q1 to carry into, Dec 28 2026
 
@@ -211,3 +213,45 @@ async def test_a_recipient_slack_refuses_for_good_is_not_retried(box: Sandbox) -
     failed = [row for row in rows if row.state == "failed"]
     assert len(failed) == 1 and failed[0].error == "channel_not_found"
     assert (await send_retrospectives(box.services, box.client)).sent == []
+
+
+async def test_a_dead_sender_s_dm_is_taken_over_and_never_sent_twice(box: Sandbox) -> None:
+    """A sender killed after claiming rows: past the lease, a DM whose digest had reached
+    Slack is found by its metadata and recorded, one that had not is sent; a channel's claim
+    is left alone (okrbot cannot read a channel's history to know)."""
+    await close_cycle(database=box.database, workspace_id=WS, name="2026-Q4", carry="none")
+    rows = {(row.team_id, row.recipient): row for row in await deliveries(box)}
+    teams = {name: team_id for name, team_id in await team_ids(box)}
+    rina = rows[(teams["Marketing"], "U0RINA")]
+    maya = rows[(teams["Customer Success"], "U0MANAGER")]
+    channel = rows[(teams["Customer Success"], "C0CS")]
+    # Claimed well before the lease ran out, and before Slack's timestamps of what followed.
+    claimed = min(dt.datetime.now(dt.UTC), NOW) - dt.timedelta(minutes=10)
+    async with box.database.session() as session:
+        for row in (rina, maya, channel):
+            row.state, row.claimed_at = "claimed", claimed
+            session.add(row)
+    metadata = {"event_type": RETRO_EVENT, "event_payload": {"delivery": rina.id}}
+    posted = await box.client.chat_postMessage(
+        channel="U0RINA", text="Retrospektif 2026-Q4 · Marketing", metadata=metadata
+    )
+
+    report = await send_retrospectives(box.services, box.client)
+    assert ("Customer Success", "U0MANAGER") in report.sent
+    assert ("Marketing", "U0RINA") not in report.sent
+    to_rina = [
+        c
+        for c in box.standin.calls_to("chat.postMessage")
+        if c.params["channel"] in {"U0RINA", "D0RINA"}
+    ]
+    assert len(to_rina) == 1  # the dead sender's, found, not posted again
+    states = {row.id: (row.state, row.message_ts) for row in await deliveries(box)}
+    assert states[rina.id] == ("sent", posted["ts"])
+    assert states[maya.id][0] == "sent" and states[channel.id] == ("claimed", None)
+    assert ("Customer Success", "C0CS") not in retros(box)
+    assert (await send_retrospectives(box.services, box.client)).sent == []
+
+
+async def team_ids(box: Sandbox) -> list[tuple[str, int]]:
+    async with box.database.read() as session:
+        return [(t.name, t.id or 0) for t in (await session.exec(select(Team))).all()]

@@ -36,6 +36,9 @@ from storage.models import (
 )
 
 OWED, CLAIMED, SENT, FAILED = "owed", "claimed", "sent", "failed"
+# A DM claimed this long ago and never settled was abandoned (its sender died): another sender
+# takes it over, and looks in the DM for it before posting it again.
+RETRO_LEASE = dt.timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -130,23 +133,33 @@ async def owe_retrospectives(session: AsyncSession, cycle: Cycle, team_ids: Iter
 
 @dataclass(frozen=True)
 class Owed:
-    """A retrospective digest still to send: its row, and to whom (with their language)."""
+    """A retrospective digest still to send: its row, and to whom (with their language).
+    `abandoned_at` is set for a DM whose sender died: when it was claimed, the earliest its
+    message may already have reached Slack."""
 
     delivery_id: int
     cycle_id: int
     team_id: int
     recipient: Recipient
+    abandoned_at: dt.datetime | None = None
 
 
-async def owed_retros(*, database: Database) -> list[Owed]:
-    """Every delivery still owed, by cycle, team and row (managers before the channel)."""
+async def owed_retros(*, database: Database, now: dt.datetime) -> list[Owed]:
+    """Every delivery still owed, and every DM claimed and abandoned (not settled within
+    RETRO_LEASE), by cycle, team and row (managers before the channel). A channel's claim is
+    never taken over: okrbot cannot read a channel's history to see whether it went."""
     person = (Person.workspace_id == RetroDelivery.workspace_id) & (
         Person.user_id == RetroDelivery.recipient
+    )
+    abandoned = (
+        (col(RetroDelivery.state) == CLAIMED)
+        & col(RetroDelivery.is_channel).is_(False)
+        & (col(RetroDelivery.claimed_at) < now - RETRO_LEASE)
     )
     query = (
         select(RetroDelivery, Person.locale)
         .outerjoin(Person, person)
-        .where(RetroDelivery.state == OWED)
+        .where((col(RetroDelivery.state) == OWED) | abandoned)
         .order_by(col(RetroDelivery.cycle_id), col(RetroDelivery.team_id), col(RetroDelivery.id))
     )
     async with database.read() as session:
@@ -157,19 +170,26 @@ async def owed_retros(*, database: Database) -> list[Owed]:
             row.cycle_id,
             row.team_id,
             Recipient(row.recipient, None if row.is_channel else locale, row.is_channel),
+            _aware(row.claimed_at) if row.state == CLAIMED and row.claimed_at else None,
         )
         for row, locale in rows
     ]
 
 
-async def claim_retro(*, database: Database, delivery_id: int, now: dt.datetime) -> bool:
-    """Take an owed delivery for this sender: False when another run took it first."""
+async def claim_retro(*, database: Database, owed: Owed, now: dt.datetime) -> bool:
+    """Take an owed delivery (or an abandoned one) for this sender: False when another run
+    took it first. The conditional update is the claim."""
+    taking = col(RetroDelivery.id) == owed.delivery_id
+    if owed.abandoned_at is None:
+        free = col(RetroDelivery.state) == OWED
+    else:  # still as abandoned: nobody took it over meanwhile
+        free = (col(RetroDelivery.state) == CLAIMED) & (
+            col(RetroDelivery.claimed_at) == owed.abandoned_at
+        )
 
     async def work(session: AsyncSession) -> bool:
         taken = await session.exec(  # type: ignore[call-overload]
-            update(RetroDelivery)
-            .where(col(RetroDelivery.id) == delivery_id, col(RetroDelivery.state) == OWED)
-            .values(state=CLAIMED, claimed_at=now)
+            update(RetroDelivery).where(taking, free).values(state=CLAIMED, claimed_at=now)
         )
         return bool(taken.rowcount == 1)
 
