@@ -315,39 +315,47 @@ async def _send_retro(
     once per language) shared to where it went."""
     posted: dict[str, list[str]] = {}
     for row in rows:
-        database = services.database
-        if not await retros.claim_retro(database=database, owed=row, now=services.clock()):
-            continue  # another run took it
-        who = (retro.team_name, row.recipient.id)
-        try:
-            locale = await _locale(client, services, retro.workspace_id, row.recipient)
-            channel = await _destination(client, row.recipient)
-            found = await _retro_in(client, channel, row) if row.abandoned_at else None
-            if found is not None:  # its sender died after posting it: only the record was lost
-                await retros.mark_retro(
-                    database=database, delivery_id=row.delivery_id, now=services.clock(), ts=found
-                )
-                continue
-            message = build_retro(retro, locale)
-            metadata = {"event_type": RETRO_EVENT, "event_payload": {"delivery": row.delivery_id}}
-            answer = await client.chat_postMessage(
-                channel=channel, metadata=metadata, **message.as_kwargs()
-            )
-        except SLACK_ERRORS as error:
-            log.exception("retrospective of %s to %s was not sent", *who)
-            await _settle_failed_retro(services, row, error)
-            report.failed.append(who)
-            continue
-        await retros.mark_retro(
-            database=database,
-            delivery_id=row.delivery_id,
-            now=services.clock(),
-            ts=answer.get("ts"),
-        )
-        posted.setdefault(locale, []).append(channel)
-        report.sent.append(who)
+        where = await _deliver_retro(client, services, retro, row, report)
+        if where is not None:
+            posted.setdefault(where[0], []).append(where[1])
     for locale, channels in posted.items():
         await _share_retro_chart(client, retro, channels, locale, report)
+
+
+async def _deliver_retro(
+    client: AsyncWebClient,
+    services: Services,
+    retro: retros.Retro,
+    row: retros.Owed,
+    report: RetroReport,
+) -> tuple[str, str] | None:
+    """Claim, post, record: one recipient's retrospective; (language, channel) when posted
+    now. A taken-over DM is looked for first: found, it is recorded, not posted again."""
+    database = services.database
+    if not await retros.claim_retro(database=database, owed=row, now=services.clock()):
+        return None  # another run took it
+    who = (retro.team_name, row.recipient.id)
+    try:
+        locale = await _locale(client, services, retro.workspace_id, row.recipient)
+        channel = await _destination(client, row.recipient)
+        found = await _retro_in(client, channel, row) if row.abandoned_at else None
+        if found is None:
+            metadata = {"event_type": RETRO_EVENT, "event_payload": {"delivery": row.delivery_id}}
+            message = build_retro(retro, locale).as_kwargs()
+            answer = await client.chat_postMessage(channel=channel, metadata=metadata, **message)
+    except SLACK_ERRORS as error:
+        log.exception("retrospective of %s to %s was not sent", *who)
+        await _settle_failed_retro(services, row, error)
+        report.failed.append(who)
+        return None
+    ts = found or answer.get("ts")
+    await retros.mark_retro(
+        database=database, delivery_id=row.delivery_id, now=services.clock(), ts=ts
+    )
+    if found is not None:  # its sender died after posting it: only the record was lost
+        return None
+    report.sent.append(who)
+    return locale, channel
 
 
 async def _retro_in(client: AsyncWebClient, channel: str, row: retros.Owed) -> str | None:
