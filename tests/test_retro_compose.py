@@ -187,3 +187,21 @@ def test_a_team_without_objectives_says_so() -> None:
     message = build_retro(Retro(**{**retro().__dict__, "objectives": ()}), "id")
     assert message.blocks[0]["text"]["text"] == "Retrospektif · Support · 2026-Q4"
     assert "Tim ini tidak punya objektif di siklus ini." in str(message.blocks)
+
+
+def test_a_point_a_day_at_its_last_change() -> None:
+    """A day of many updates is one point (a quarter has at most 93), after all of them."""
+    krs = [key_result(1, 1, 0, 100, 90)]
+    updates = [(1, at(11, 2) + dt.timedelta(hours=h), 10.0 * h, 10.0 * h + 10) for h in range(6)]
+    updates += [(1, at(11, 3), 60.0, 90.0)]
+    points = progress_over_time([objective(1)], krs, updates, begin=BEGIN, end=CLOSED)
+    assert rounded(points[1]) == [
+        (BEGIN, 0.0),
+        (at(11, 2) + dt.timedelta(hours=5), 0.6),
+        (at(11, 3), 0.9),
+        (CLOSED, 0.9),
+    ]
+    every_day = [
+        (1, BEGIN + dt.timedelta(days=d, hours=h), 0.0, 1.0) for d in range(92) for h in (1, 2)
+    ]
+    assert len(progress_over_time([objective(1)], krs, every_day, begin=BEGIN, end=END)[1]) == 94

@@ -374,21 +374,29 @@ def progress_over_time(
     begin: dt.datetime,
     end: dt.datetime,
 ) -> dict[int, tuple[Point, ...]]:
-    """Each objective's progress at the cycle's start, after each moment its KRs' history
-    changed (moments before the start count at the start, after `end` at `end`), and at `end`
-    as it closed: the roll-up of the KRs' values at that moment (SPEC §8, weights and
+    """Each objective's progress at the cycle's start, after each day its KRs' history changed
+    (at that day's last change; changes before the start count at the start, after `end` at
+    `end`), and at `end` as it closed: the roll-up of the KRs' values then (SPEC §8, weights and
     `progress_from` alike). `updates` are (KR id, when, old value, new value), oldest first.
 
-    A KR's value before its first update is that update's old value; a KR never updated kept
-    its value all along."""
+    A point a day, not one per update: a quarter has at most 93 of them, and each costs one
+    roll-up of the whole cycle, however many updates the day had. A KR's value before its first
+    update is that update's old value; a KR never updated kept its value all along."""
     values = {kr.id or 0: kr.current for kr in krs}
     for kr_id, _, old, _ in reversed(updates):
         if old is not None:
             values[kr_id] = old  # the oldest update's old value wins: walked newest first
-    moments: dict[dt.datetime, list[tuple[int, float]]] = {begin: []}
+    days: dict[dt.date, tuple[dt.datetime, list[tuple[int, float]]]] = {}
     for kr_id, at, _, new in updates:
-        if new is not None and kr_id in values:
-            moments.setdefault(min(max(at, begin), end), []).append((kr_id, new))
+        if new is None or kr_id not in values:
+            continue
+        moment = min(max(at, begin), end)
+        latest, changes = days.get(moment.date(), (moment, []))
+        changes.append((kr_id, new))
+        days[moment.date()] = (max(latest, moment), changes)
+    moments: dict[dt.datetime, list[tuple[int, float]]] = {begin: []}
+    for latest, changes in days.values():
+        moments.setdefault(latest, []).extend(changes)
     moments.setdefault(end, [])
     points: dict[int, list[Point]] = {o.id or 0: [] for o in objectives}
     for at in sorted(moments):
