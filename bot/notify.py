@@ -292,15 +292,15 @@ async def send_retros(client: AsyncWebClient, services: Services) -> RetroReport
     gives no hope for (`channel_not_found`, a deactivated manager…) marks it failed."""
     report = RetroReport()
     owed = await retros.owed_retros(database=services.database, now=services.clock())
-    groups: dict[tuple[int, int], list[retros.Owed]] = {}
+    cycles: dict[int, list[retros.Owed]] = {}
     for row in owed:
-        groups.setdefault((row.cycle_id, row.team_id), []).append(row)
-    for (cycle_id, team_id), rows in groups.items():
-        retro = await retros.gather_retro(
-            database=services.database, cycle_id=cycle_id, team_id=team_id
-        )
-        if retro is not None:
-            await _send_retro(client, services, retro, rows, report)
+        cycles.setdefault(row.cycle_id, []).append(row)
+    for cycle_id, rows in cycles.items():
+        for retro in await retros.gather_retros(
+            database=services.database, cycle_id=cycle_id, team_ids=(r.team_id for r in rows)
+        ):
+            theirs = [row for row in rows if row.team_id == retro.team_id]
+            await _send_retro(client, services, retro, theirs, report)
     return report
 
 

@@ -4,6 +4,7 @@ progress points) and its PNG, and the Block Kit message cut to Slack's limits.""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from types import SimpleNamespace
 
@@ -102,12 +103,12 @@ def loaded() -> _Loaded:
     ]  # fmt: skip
     carried = [SimpleNamespace(carried_from_id=1, number=6)]
     updates = [SimpleNamespace(kr_id=1, old_value=74.0, new_value=76.0, created_at=at(11, 30))]
-    team = Team(id=1, workspace_id="T0", name="Customer Success")
-    return _Loaded(cycle, team, "2027-Q1", objectives, krs, carried, updates)  # type: ignore[arg-type]
+    teams = [Team(id=1, workspace_id="T0", name="Customer Success")]
+    return _Loaded(cycle, teams, "2027-Q1", objectives, krs, carried, updates)  # type: ignore[arg-type]
 
 
-def test_compose_keeps_the_team_s_objectives_as_they_closed() -> None:
-    retro = compose(loaded())
+def test_compose_keeps_each_team_s_objectives_as_they_closed() -> None:
+    (retro,) = compose(loaded())  # for the teams asked about: team 2 was not
     assert (retro.cycle_name, retro.next_cycle, retro.team_name) == (
         "2026-Q4",
         "2027-Q1",
@@ -205,3 +206,18 @@ def test_a_point_a_day_at_its_last_change() -> None:
         (1, BEGIN + dt.timedelta(days=d, hours=h), 0.0, 1.0) for d in range(92) for h in (1, 2)
     ]
     assert len(progress_over_time([objective(1)], krs, every_day, begin=BEGIN, end=END)[1]) == 94
+
+
+def test_one_read_of_the_cycle_makes_each_team_s_retrospective() -> None:
+    both = dataclasses.replace(
+        loaded(),
+        teams=[
+            Team(id=1, workspace_id="T0", name="CS"),
+            Team(id=2, workspace_id="T0", name="Sales"),
+        ],
+    )
+    cs, sales = compose(both)
+    assert [o.title for o in cs.objectives] == ["O1"] and cs.team_name == "CS"
+    assert [o.title for o in sales.objectives] == ["O2"] and sales.team_id == 2
+    assert [kr.short_id for kr in sales.key_results] == ["KR-3"]
+    assert rounded(sales.objectives[0].points) == [(BEGIN, 1.0), (at(11, 30), 1.0), (CLOSED, 1.0)]

@@ -3,10 +3,11 @@ final progress and score per objective and KR (a score nobody gave marked as sug
 retrospective lines, what carried over, and each objective's progress over the cycle.
 
 The close writes one `RetroDelivery` row per (team, recipient) in its own unit of work
-(`owe_retrospectives`), so the digest is owed the moment the cycle is closed. `gather_retro`
-reads one team's frozen rows in one read unit and `compose` turns them, in pure code, into a
-`Retro`; `claim_retro`, `mark_retro` and `release_retro` move a row through its states, so a
-digest goes to each recipient once, whoever sends it and however often.
+(`owe_retrospectives`), so the digest is owed the moment the cycle is closed. `gather_retros`
+reads a cycle's frozen rows in one read unit and `compose` turns them, in pure code, into a
+`Retro` per team (the cycle's history rolled up once for all); `claim_retro`, `mark_retro`
+and `release_retro` move a row through its states, so a digest goes to each recipient once,
+whoever sends it and however often.
 """
 
 from __future__ import annotations
@@ -230,12 +231,12 @@ async def release_retro(*, database: Database, delivery_id: int, error: str) -> 
 
 @dataclass(frozen=True)
 class _Loaded:
-    """The rows one retrospective is made of: the cycle and team, the cycle that follows,
-    every objective and KR of the cycle (the roll-up needs the whole tree), the KRs carried
-    from them, and the KRs' history."""
+    """The rows a cycle's retrospectives are made of: the cycle and the teams they are for,
+    the cycle that follows, every objective and KR of the cycle (the roll-up needs the whole
+    tree), the KRs carried from them, and the KRs' history."""
 
     cycle: Cycle
-    team: Team
+    teams: Sequence[Team]
     next_cycle: str | None
     objectives: Sequence[Objective]
     krs: Sequence[KeyResult]
@@ -243,19 +244,21 @@ class _Loaded:
     updates: Sequence[Row[Any]]
 
 
-async def gather_retro(*, database: Database, cycle_id: int, team_id: int) -> Retro | None:
-    """One team's retrospective of a closed cycle; None when the cycle is not closed or the
-    team is gone."""
+async def gather_retros(
+    *, database: Database, cycle_id: int, team_ids: Iterable[int]
+) -> list[Retro]:
+    """These teams' retrospectives of a closed cycle (none when it is not closed; a team gone
+    has none), from one read of the cycle: its history is rolled up once for all of them."""
     async with database.read() as session:
-        loaded = await _load(session, cycle_id, team_id)
-    return None if loaded is None else compose(loaded)
+        loaded = await _load(session, cycle_id, sorted(set(team_ids)))
+    return [] if loaded is None else compose(loaded)
 
 
-async def _load(session: AsyncSession, cycle_id: int, team_id: int) -> _Loaded | None:
+async def _load(session: AsyncSession, cycle_id: int, team_ids: list[int]) -> _Loaded | None:
     cycle = await session.get(Cycle, cycle_id)
-    team = await session.get(Team, team_id)
-    if cycle is None or team is None or cycle.closed_at is None:
+    if cycle is None or cycle.closed_at is None:
         return None
+    teams = (await session.exec(select(Team).where(col(Team.id).in_(team_ids)))).all()
     following = select(Cycle.name).where(
         Cycle.workspace_id == cycle.workspace_id, col(Cycle.start) > cycle.end
     )
@@ -291,7 +294,7 @@ async def _load(session: AsyncSession, cycle_id: int, team_id: int) -> _Loaded |
             .order_by(col(KrUpdate.created_at), col(KrUpdate.id))
         )
     ).all()
-    return _Loaded(cycle, team, next_cycle, objectives, krs, carried, updates)
+    return _Loaded(cycle, teams, next_cycle, objectives, krs, carried, updates)
 
 
 # -- composing (pure) ------------------------------------------------------------------------
@@ -303,8 +306,8 @@ def cycle_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime
     return begin, dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
 
-def compose(loaded: _Loaded) -> Retro:
-    """The team's objectives as they closed, with their KRs and their progress over time."""
+def compose(loaded: _Loaded) -> list[Retro]:
+    """Each team's objectives as they closed, with their KRs and their progress over time."""
     cycle = loaded.cycle
     begin, finish = cycle_bounds(cycle.start, cycle.end)
     closed_at = _aware(cycle.closed_at or finish)
@@ -316,32 +319,39 @@ def compose(loaded: _Loaded) -> Retro:
         end=min(closed_at, finish),
     )
     carried_to = {row.carried_from_id: f"KR-{row.number}" for row in loaded.carried}
-    objectives = tuple(
+    of: dict[int, list[KeyResult]] = {}
+    for kr in loaded.krs:
+        of.setdefault(kr.objective_id, []).append(kr)
+    objectives = [
         RetroObjective(
             title=o.title,
             progress=o.final_progress,
             status=o.final_status,
             score=o.score,
-            krs=tuple(
-                _retro_kr(kr, carried_to.get(kr.id)) for kr in loaded.krs if kr.objective_id == o.id
-            ),
+            krs=tuple(_retro_kr(kr, carried_to.get(kr.id)) for kr in of.get(o.id or 0, ())),
             points=history.get(o.id or 0, ()),
         )
         for o in loaded.objectives
-        if o.team_id == loaded.team.id
-    )
-    return Retro(
-        workspace_id=cycle.workspace_id,
-        cycle_id=cycle.id or 0,
-        cycle_name=cycle.name,
-        start=begin,
-        end=finish,
-        closed_at=closed_at,
-        next_cycle=loaded.next_cycle,
-        team_id=loaded.team.id or 0,
-        team_name=loaded.team.name,
-        objectives=objectives,
-    )
+    ]
+    return [
+        Retro(
+            workspace_id=cycle.workspace_id,
+            cycle_id=cycle.id or 0,
+            cycle_name=cycle.name,
+            start=begin,
+            end=finish,
+            closed_at=closed_at,
+            next_cycle=loaded.next_cycle,
+            team_id=team.id or 0,
+            team_name=team.name,
+            objectives=tuple(
+                line
+                for line, o in zip(objectives, loaded.objectives, strict=True)
+                if o.team_id == team.id
+            ),
+        )
+        for team in loaded.teams
+    ]
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -399,16 +409,20 @@ def progress_over_time(
         moments.setdefault(latest, []).extend(changes)
     moments.setdefault(end, [])
     points: dict[int, list[Point]] = {o.id or 0: [] for o in objectives}
+    of: dict[int, list[KeyResult]] = {}
+    for kr in krs:
+        of.setdefault(kr.objective_id, []).append(kr)
     for at in sorted(moments):
         values.update(moments[at])
-        for objective_id, progress in _rolled(objectives, krs, values).items():
+        for objective_id, progress in _rolled(objectives, of, values).items():
             points[objective_id].append(Point(at, progress))
     return {objective_id: tuple(found) for objective_id, found in points.items()}
 
 
 def _rolled(
-    objectives: Sequence[Objective], krs: Sequence[KeyResult], values: dict[int, float]
+    objectives: Sequence[Objective], of: dict[int, list[KeyResult]], values: dict[int, float]
 ) -> dict[int, float | None]:
+    """The cycle's roll-up with each KR (`of`: by objective id) at `values`."""
     tree = [
         Aligned(
             o.id or 0,
@@ -417,8 +431,7 @@ def _rolled(
             o.progress_from,
             tuple(
                 (kr_progress(kr.start, kr.target, values[kr.id or 0]), kr.weight)
-                for kr in krs
-                if kr.objective_id == o.id
+                for kr in of.get(o.id or 0, ())
             ),
         )
         for o in objectives
