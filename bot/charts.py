@@ -1,5 +1,6 @@
 """The digest's chart: each KR's progress against the cycle's expected line, and the KPIs'
-recent periods against their targets. Pure: data in, PNG bytes out.
+recent periods against their targets; and the retrospective digest's chart: each objective's
+progress over a closed cycle against the expected line. Pure: data in, PNG bytes out.
 
 It draws with matplotlib's object API on an Agg canvas (no pyplot), so there is no global
 figure state, nothing to close, no display needed, and it may run in a worker thread.
@@ -9,6 +10,7 @@ every `okrbot` command would otherwise pay at start-up.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 from bot.i18n import t
 from bot.progress import KrStatus, clamp
 from bot.services.digests import Digest
+from bot.services.retros import Retro
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -148,3 +151,88 @@ def digest_chart(digest: Digest, locale: str) -> bytes | None:
     """The PNG that goes with a digest; None for a team with neither KRs nor KPI values."""
     data = chart_data(digest, locale)
     return draw_chart(data) if data.bars or data.series else None
+
+
+# -- the retrospective digest's chart: each objective's progress over the cycle --------------
+
+MAX_LINES = 8
+LINE_COLOURS = ("#2c4a6b", "#2e9e5b", "#d0463b", "#e0a526", "#7b4fa0", "#3a9bb5", "#a0522d")
+
+
+@dataclass(frozen=True)
+class ProgressLine:
+    """One objective's progress (percent, 0–100) at moments of the cycle."""
+
+    label: str
+    points: tuple[tuple[dt.datetime, float], ...]
+
+
+@dataclass(frozen=True)
+class RetroChartData:
+    """What the retrospective chart shows: each objective's line against the expected line,
+    which runs from 0 % at the cycle's start to 100 % at its end."""
+
+    title: str
+    expected: tuple[tuple[dt.datetime, float], tuple[dt.datetime, float]]
+    expected_label: str
+    progress_label: str
+    lines: tuple[ProgressLine, ...]
+
+
+def retro_chart_data(retro: Retro, locale: str) -> RetroChartData:
+    """The team's objectives (the first MAX_LINES) as lines of percent over the cycle; an
+    objective with nothing to average at a moment has no point there."""
+    lines = tuple(
+        ProgressLine(
+            _short(objective.title),
+            tuple(
+                (point.at, clamp(point.progress) * 100)
+                for point in objective.points
+                if point.progress is not None
+            ),
+        )
+        for objective in retro.objectives[:MAX_LINES]
+    )
+    return RetroChartData(
+        title=t(locale, "{team}: {cycle} objectives", team=retro.team_name, cycle=retro.cycle_name),
+        expected=((retro.start, 0.0), (retro.end, 100.0)),
+        expected_label=t(locale, "expected"),
+        progress_label=t(locale, "progress (%)"),
+        lines=tuple(line for line in lines if line.points),
+    )
+
+
+def draw_retro_chart(data: RetroChartData) -> bytes:
+    """The chart as a PNG: a step line per objective, the expected line dashed across."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # here, not at start-up
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.set_title(data.title, fontsize=13)
+    (begin, low), (end, high) = data.expected
+    axes.plot([begin, end], [low, high], color="#888888", linestyle="--", label=data.expected_label)
+    for n, line in enumerate(data.lines):
+        moments = [at for at, _ in line.points]
+        values = [value for _, value in line.points]
+        colour = LINE_COLOURS[n % len(LINE_COLOURS)]
+        axes.step(moments, values, where="post", color=colour, marker="o", label=line.label)
+    axes.set_xlim(begin, end)
+    axes.set_ylim(0, 100)
+    axes.set_ylabel(data.progress_label)
+    locator = AutoDateLocator()
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    axes.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def retro_chart(retro: Retro, locale: str) -> bytes | None:
+    """The PNG that goes with a retrospective digest; None when no objective has progress."""
+    data = retro_chart_data(retro, locale)
+    return draw_retro_chart(data) if data.lines else None

@@ -16,7 +16,7 @@ from bot.config import Settings, load_settings
 from bot.demo import run_demo
 from bot.errors import ConfigError, ImportFileError, InvalidInput, NotFound
 from bot.importsummary import describe_close, describe_import
-from bot.notify import DigestReport
+from bot.notify import DigestReport, RetroReport
 from bot.replycases import read_rate, run_cases, show_reply
 from bot.services.tokens import TokenInfo
 from bot.services.webhooks import EVENTS, WebhookInfo
@@ -211,12 +211,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         print(f"okrbot: {done.added} measurements imported, {done.unchanged} already there")
     elif args.command == "cycle" and args.cycle_command == "close":
-        closed = asyncio.run(
+        closed, retros = asyncio.run(
             runtime.close_cycle(
                 settings, name=args.name, carry=args.carry, workspace=args.workspace
             )
         )
         print("okrbot: " + describe_close(closed, settings.okrbot_locale))
+        _retro_summary(retros)
     elif args.command == "cycle":
         cycle = asyncio.run(
             runtime.start_cycle(
@@ -304,6 +305,21 @@ def _digest_summary(report: DigestReport) -> str:
     if not (report.sent or report.already or report.failed):
         lines.append("  nobody to send it to: the team has no managers and no channel")
     return "\n".join(lines)
+
+
+def _retro_summary(report: RetroReport | None) -> None:
+    """What became of the retrospective digests a close owes (stdout), or why they wait."""
+    if report is None:
+        print(
+            "okrbot: no SLACK_BOT_TOKEN, so the retrospective digests wait for `okrbot run`",
+            file=sys.stderr,
+        )
+        return
+    sent = ", ".join(f"{team} → {who}" for team, who in report.sent)
+    print(f"okrbot: retrospective digests sent: {sent or 'none'}")
+    if report.failed:
+        failed = ", ".join(f"{team} → {who}" for team, who in report.failed)
+        print(f"okrbot: retrospective digests not sent (see the log): {failed}", file=sys.stderr)
 
 
 def _parse(args: argparse.Namespace) -> int:

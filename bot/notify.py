@@ -1,4 +1,5 @@
-"""Sending digests and KPI alerts to Slack: the edge between the services and the Web API.
+"""Sending digests, retrospective digests and KPI alerts to Slack: the edge between the
+services and the Web API.
 
 Services never import slack_sdk; this module renders what they return and sends it:
 `conversations.open` for a manager's DM, `chat.postMessage`, and `files_upload_v2` for the
@@ -11,24 +12,40 @@ logged and left out: the digest goes out without it.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
-from slack_sdk.errors import SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.alerts import build_kpi_alert
 from bot.blocks.digest import build_digest
-from bot.charts import digest_chart
+from bot.blocks.retro import build_retro
+from bot.charts import digest_chart, retro_chart
 from bot.i18n import normalize_locale, t
-from bot.services import alerts, digests, people
+from bot.services import alerts, digests, people, retros
 from bot.services.container import Services
 from bot.services.digests import Digest, Recipient
 from bot.services.updates import Change
 
 log = logging.getLogger("okrbot.notify")
+
+# Slack errors no later try will cure: the recipient is gone or cannot be written to (the
+# check-in, scoring and retrospective senders all read this one list).
+PERMANENT_ERRORS = frozenset(
+    {
+        "user_disabled",
+        "user_not_found",
+        "account_inactive",
+        "cannot_dm_bot",
+        "channel_not_found",
+        "is_archived",
+        "messages_tab_disabled",
+    }
+)
 
 # What a Web API call may raise: Slack's refusal, a failed upload, the network, a timeout.
 SLACK_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
@@ -248,3 +265,169 @@ async def tell_person(
         log.exception("a message to %s was not sent", user_id)
         return False
     return True
+
+
+# -- retrospective digests (SPEC §8) ---------------------------------------------------------
+
+
+# The message metadata that marks a retrospective digest (payload: its `retrodelivery` row), and
+# how far before a claim a look in the DM starts (Slack's clock may run behind ours).
+RETRO_EVENT = "okrbot_retrospective"
+CLOCK_MARGIN = dt.timedelta(minutes=1)
+
+
+@dataclass
+class RetroReport:
+    """What one run of the retrospective digests did: `(team, recipient)` pairs."""
+
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    charts: dict[str, bytes] = field(default_factory=dict)
+
+
+async def send_retros(client: AsyncWebClient, services: Services) -> RetroReport:
+    """Send every retrospective digest owed (closing a cycle owes them), each recipient's
+    once: a row is claimed before its post. A Slack error on one recipient is logged and the
+    others still get theirs; a passing one gives the row back for the next run, one Slack
+    gives no hope for (`channel_not_found`, a deactivated manager…) marks it failed."""
+    report = RetroReport()
+    owed = await retros.owed_retros(database=services.database, now=services.clock())
+    cycles: dict[int, list[retros.Owed]] = {}
+    for row in owed:
+        cycles.setdefault(row.cycle_id, []).append(row)
+    for cycle_id, rows in cycles.items():
+        for retro in await retros.gather_retros(
+            database=services.database, cycle_id=cycle_id, team_ids=(r.team_id for r in rows)
+        ):
+            theirs = [row for row in rows if row.team_id == retro.team_id]
+            await _send_retro(client, services, retro, theirs, report)
+    return report
+
+
+async def _send_retro(
+    client: AsyncWebClient,
+    services: Services,
+    retro: retros.Retro,
+    rows: Sequence[retros.Owed],
+    report: RetroReport,
+) -> None:
+    """One team's retrospective to its owed recipients, then its chart (drawn and uploaded
+    once per language) shared to where it went."""
+    posted: dict[str, list[str]] = {}
+    for row in rows:
+        where = await _deliver_retro(client, services, retro, row, report)
+        if where is not None:
+            posted.setdefault(where[0], []).append(where[1])
+    for locale, channels in posted.items():
+        await _share_retro_chart(client, retro, channels, locale, report)
+
+
+async def _deliver_retro(
+    client: AsyncWebClient,
+    services: Services,
+    retro: retros.Retro,
+    row: retros.Owed,
+    report: RetroReport,
+) -> tuple[str, str] | None:
+    """Claim, post, record: one recipient's retrospective; (language, channel) when posted
+    now. A taken-over DM is looked for first: found, it is recorded, not posted again."""
+    database = services.database
+    if not await retros.claim_retro(database=database, owed=row, now=services.clock()):
+        return None  # another run took it
+    who = (retro.team_name, row.recipient.id)
+    try:
+        locale = await _locale(client, services, retro.workspace_id, row.recipient)
+        channel = await _destination(client, row.recipient)
+        found = await _retro_in(client, channel, row) if row.abandoned_at else None
+        if found is None:
+            metadata = {"event_type": RETRO_EVENT, "event_payload": {"delivery": row.delivery_id}}
+            message = build_retro(retro, locale).as_kwargs()
+            answer = await client.chat_postMessage(channel=channel, metadata=metadata, **message)
+    except SLACK_ERRORS as error:
+        log.exception("retrospective of %s to %s was not sent", *who)
+        await _settle_failed_retro(services, row, error)
+        report.failed.append(who)
+        return None
+    ts = found or answer.get("ts")
+    await retros.mark_retro(
+        database=database, delivery_id=row.delivery_id, now=services.clock(), ts=ts
+    )
+    if found is not None:  # its sender died after posting it: only the record was lost
+        return None
+    report.sent.append(who)
+    return locale, channel
+
+
+async def _retro_in(client: AsyncWebClient, channel: str, row: retros.Owed) -> str | None:
+    """The ts of this delivery's digest when it is already in the DM (posted since it was
+    claimed, less a minute for Slack's clock): its message metadata names the row."""
+    assert row.abandoned_at is not None
+    oldest = f"{(row.abandoned_at - CLOCK_MARGIN).timestamp():.6f}"
+    cursor: str | None = None
+    while True:
+        page = await client.conversations_history(
+            channel=channel, oldest=oldest, include_all_metadata=True, limit=100, cursor=cursor
+        )
+        for message in page.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                message.get("bot_id")
+                and metadata.get("event_type") == RETRO_EVENT
+                and payload.get("delivery") == row.delivery_id
+            ):
+                return str(message["ts"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not page.get("has_more") or not cursor:
+            return None
+
+
+async def _settle_failed_retro(services: Services, row: retros.Owed, error: Exception) -> None:
+    code = error.response.get("error") if isinstance(error, SlackApiError) else None
+    if code in PERMANENT_ERRORS:
+        await retros.mark_retro(
+            database=services.database,
+            delivery_id=row.delivery_id,
+            now=services.clock(),
+            error=str(code),
+        )
+    else:
+        await retros.release_retro(
+            database=services.database, delivery_id=row.delivery_id, error=str(code or repr(error))
+        )
+
+
+async def _share_retro_chart(
+    client: AsyncWebClient,
+    retro: retros.Retro,
+    channels: list[str],
+    locale: str,
+    report: RetroReport,
+) -> None:
+    """Upload the chart once in this language and share it to these channels; a failure is
+    logged and the digests stand without it."""
+    title = t(
+        locale,
+        "Retrospective chart · {team} · {cycle}",
+        team=retro.team_name,
+        cycle=retro.cycle_name,
+    )
+    try:
+        png = await asyncio.to_thread(retro_chart, retro, locale)
+    except Exception:  # the chart is optional: whatever breaks it, the digest went
+        log.exception("chart of %s's retrospective could not be drawn", retro.team_name)
+        return
+    if png is None:
+        return
+    try:
+        await client.files_upload_v2(
+            channels=channels,
+            file=png,
+            filename=f"okr-retrospective-{retro.cycle_name}-{retro.team_id}.png",
+            title=title,
+            alt_txt=title,
+        )
+    except SLACK_ERRORS:
+        log.exception("chart of %s's retrospective was not uploaded", retro.team_name)
+        return
+    report.charts.setdefault(f"{retro.team_name}:{locale}", png)

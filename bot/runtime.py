@@ -19,7 +19,7 @@ from sqlmodel import select
 from bot.app import build_app
 from bot.config import Settings
 from bot.errors import ConfigError, NotFound
-from bot.notify import DigestReport
+from bot.notify import DigestReport, RetroReport
 from bot.server import build_web_app, serve
 from bot.services import checkins, closing, cycles, okrs, tokens, webhooks
 from bot.services.closing import CycleClosed
@@ -31,7 +31,7 @@ from bot.services.tokens import IssuedToken, TokenInfo
 from bot.services.webhooks import AddedWebhook, WebhookInfo
 from bot.slackclient import make_client
 from scheduler import jobs as checkin_jobs
-from scheduler.digest_jobs import send_digest_now, send_team_digest
+from scheduler.digest_jobs import send_digest_now, send_retrospectives, send_team_digest
 from scheduler.runner import ScheduleRunner
 from scheduler.scoring_jobs import send_scoring
 from scheduler.source_jobs import pull_source
@@ -83,6 +83,7 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
         jobs={
             "digest": send_team_digest,
             "scoring": send_scoring,
+            "retro": send_retrospectives,
             "pull": pull_source,
             **checkin_jobs.JOBS,
         },
@@ -200,12 +201,17 @@ async def start_cycle(
 
 async def close_cycle(
     settings: Settings, *, name: str, carry: Literal["unfinished", "none"], workspace: str | None
-) -> CycleClosed:
-    """`okrbot cycle close NAME [--carry unfinished|none]`."""
+) -> tuple[CycleClosed, RetroReport | None]:
+    """`okrbot cycle close NAME [--carry unfinished|none]`, then the retrospective digests it
+    owes, when there is a Slack token to send them with (else `okrbot run` sends them)."""
     async with workspace_database(settings, workspace) as (database, workspace_id):
-        return await closing.close_cycle(
+        closed = await closing.close_cycle(
             database=database, workspace_id=workspace_id, name=name, carry=carry
         )
+        if settings.slack_bot_token is None:
+            return closed, None
+        services = Services(settings=settings, database=database)
+        return closed, await send_retrospectives(services, make_client(settings))
 
 
 async def export_text(settings: Settings, *, fmt: str, workspace: str | None) -> str:

@@ -19,6 +19,7 @@ from bot.domain import Source
 from bot.errors import OkrbotError
 from bot.i18n import t
 from bot.importsummary import describe_close
+from bot.notify import send_retros
 from bot.services import closing, create, okrs, updates
 from handlers.common import Caller, caller, services_of
 from handlers.home import home_changed
@@ -132,7 +133,7 @@ async def cycle_close(
     ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     """Submission of the `/okr close` modal: closes the cycle, carrying the KRs ticked; the
-    manager gets what it did (or why not) by DM."""
+    manager gets what it did (or why not) by DM, then the retrospective digests go out."""
     await ack()
     who = await caller(context, client, body["user"]["id"])
     services = services_of(context)
@@ -147,8 +148,12 @@ async def cycle_close(
         )
         text = describe_close(closed, who.locale)
     except OkrbotError as error:
-        text = t(who.locale, error.msgid, **error.params)
+        await client.chat_postMessage(
+            channel=who.user_id, text=t(who.locale, error.msgid, **error.params)
+        )
+        return
     await client.chat_postMessage(channel=who.user_id, text=text)
+    await send_retros(client, services)
 
 
 VIEWS = {

@@ -21,7 +21,7 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.notify import DigestReport, send_digest
+from bot.notify import DigestReport, RetroReport, send_digest, send_retros
 from bot.services import digests
 from bot.services.container import Services
 from scheduler.runner import MISFIRE_GRACE_SECONDS, team_timezone
@@ -77,3 +77,10 @@ async def send_digest_now(services: Services, client: Any, team: Team) -> Digest
     zone = zoneinfo.ZoneInfo(team_timezone(team, services.settings.okrbot_timezone))
     day = services.clock().astimezone(zone).date()
     return await send_digest(client, services, team_id=team.id or 0, period=f"manual:{day}")
+
+
+async def send_retrospectives(services: Services, client: Any) -> RetroReport:
+    """The "retro" job (every minute and on start): every retrospective digest owed since a
+    cycle closed; closing owes them, so this sends what a close could not (no Slack token at
+    hand, a passing Slack error, a process stopped halfway)."""
+    return await send_retros(client, services)

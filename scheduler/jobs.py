@@ -40,6 +40,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks.checkin import build_prompt, build_reminder
+from bot.notify import PERMANENT_ERRORS
 from bot.services import checkins
 from bot.services.checkins import HEARTBEAT, LEASE, Delivery, Reminder, RoundWork
 from bot.services.container import Services
@@ -50,18 +51,7 @@ from scheduler.pacing import TRANSIENT, Pacer, pacer_for
 log = logging.getLogger("okrbot.checkin")
 
 FAN_OUT_WORKERS = 8
-# Errors that no retry will cure: the member is gone or cannot be written to.
-PERMANENT_ERRORS = frozenset(
-    {
-        "user_disabled",
-        "user_not_found",
-        "account_inactive",
-        "cannot_dm_bot",
-        "channel_not_found",
-        "is_archived",
-        "messages_tab_disabled",
-    }
-)
+# Of the errors no retry will cure (PERMANENT_ERRORS), those that say the member is gone.
 DEACTIVATED_ERRORS = frozenset({"user_disabled", "user_not_found", "account_inactive"})
 # The message metadata event types that mark a check-in prompt and its reminder (payload: the
 # prompt and round ids).

@@ -39,9 +39,10 @@ SWEEP_MINUTES = 1
 TAKE_OVER_SECONDS = 2
 # Scoring DMs (`scoring(services, client)`, SPEC §8): owed from the day a cycle enters scoring.
 SCORING_MINUTES = 1
-GLOBAL_JOBS = ("sync", "take_over", "scoring")
-# Jobs the sync leaves alone: a check-in's catch-up, a scoring run, a failed pull's retry.
-ONE_OFF = ("catch_up:", "scoring:", "retry:")
+GLOBAL_JOBS = ("sync", "take_over", "scoring", "retro")
+# Jobs the sync leaves alone: a check-in's catch-up, a scoring or retrospective run, a failed
+# pull's retry.
+ONE_OFF = ("catch_up:", "scoring:", "retro:", "retry:")
 # A job missed while the process was down still runs on start within this window (SPEC: a
 # missed check-in is caught up, an old one skipped); APScheduler's default is one second.
 MISFIRE_GRACE_SECONDS = 6 * 3600
@@ -81,14 +82,16 @@ class ScheduleRunner:
                 args=(self.services, self.client),
                 id="take_over",
             )
-        if "scoring" in self.jobs:
-            args = (self.services, self.client)
-            scoring = self.jobs["scoring"]
-            # Every minute, and once now: a DM owed while the process was down goes out on start.
-            self.scheduler.add_job(
-                scoring, IntervalTrigger(minutes=SCORING_MINUTES), args=args, id="scoring"
-            )
-            self.scheduler.add_job(scoring, args=args, id="scoring:start")
+        # Scoring DMs and retrospective digests (SPEC §8): every minute, and once now, so what
+        # was owed while the process was down (or failed for a passing reason) goes out.
+        for name in ("scoring", "retro"):
+            if name in self.jobs:
+                args = (self.services, self.client)
+                job = self.jobs[name]
+                self.scheduler.add_job(
+                    job, IntervalTrigger(minutes=SCORING_MINUTES), args=args, id=name
+                )
+                self.scheduler.add_job(job, args=args, id=f"{name}:start")
         await self.sync()
         self._catch_up()
 

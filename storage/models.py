@@ -336,6 +336,30 @@ class ScoringPrompt(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=200)
 
 
+class RetroDelivery(SQLModel, table=True):
+    """One recipient's retrospective digest of a closed cycle for one team (SPEC §8): a team
+    manager's DM or the team's channel. The unit of work that closes the cycle writes these
+    rows `owed`, so a commit never loses its digest; a sender moves a row from `owed` to
+    `claimed` with a conditional update (the claim), posts, then marks it `sent` (or `failed`
+    when Slack refuses it for good). A row released after a passing Slack error is `owed`
+    again, for the next run."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "team_id", "recipient"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspace.id", max_length=32)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    team_id: int = Field(foreign_key="team.id")
+    recipient: str = Field(max_length=32)
+    is_channel: bool = False
+    state: str = Field(default="owed", max_length=16, index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    claimed_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    message_ts: str | None = Field(default=None, max_length=32)
+    error: str | None = Field(default=None, max_length=200)
+
+
 class ReplyMessage(SQLModel, table=True):
     """A person's DM to okrbot, read as a check-in reply; (channel, ts) dedupes Slack retries.
 

@@ -86,7 +86,7 @@ def test_import_export_round_trip_through_the_cli(
     first = okrbot("import", str(SEED_OKRS), env=env)
     assert first.returncode == 0, first.stderr
     assert first.stdout == (
-        "okrbot: imported 1 cycle, 5 teams with 12 members, 4 objectives, 5 key results, "
+        "okrbot: imported 2 cycles, 5 teams with 12 members, 4 objectives, 5 key results, "
         "2 initiatives, 7 KPIs with 18 values, 9 people\n"
     )
     lookups = [call.params["email"] for call in standin.standin.calls_to("users.lookupByEmail")]

@@ -228,3 +228,41 @@ async def test_pull_sources_upgrade_keeps_kpis_and_undoes_cleanly(empty_db_url: 
     finally:
         await database.dispose()
     assert diff == [] and count == 1
+
+
+async def test_retrospective_upgrade_owes_nothing_for_cycles_closed_before_it(
+    empty_db_url: str,
+) -> None:
+    """Revision 0010 on a populated database from 0009 with a cycle already closed: every row
+    is kept and no retrospective digest is owed for it; undone and redone on both databases,
+    the schema still equals the models."""
+    database = Database.connect(empty_db_url)
+    try:
+        await upgrade(database, "0009")
+        await _insert_flat_workspace(database)
+        async with database.engine.begin() as connection:
+            await connection.execute(text("UPDATE cycle SET closed_at = '2027-01-02 10:00:00'"))
+            await connection.execute(
+                text(
+                    "INSERT INTO membership (id, workspace_id, team_id, user_id, role)"
+                    " VALUES (1, 'T0', 1, 'U0M', 'manager')"
+                )
+            )
+        await upgrade(database)
+        async with database.engine.connect() as connection:
+            owed = (await connection.execute(text("SELECT count(*) FROM retrodelivery"))).scalar()
+            cycle = (await connection.execute(text("SELECT * FROM cycle"))).mappings().one()
+            kr = (await connection.execute(text("SELECT * FROM keyresult"))).mappings().one()
+        assert owed == 0 and cycle["closed_at"] is not None
+        assert (kr["number"], kr["current"], cycle["name"]) == (7, 5.0, "2026-Q4")
+        await downgrade(database, "0009")
+        async with database.engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert "retrodelivery" not in tables and "cycle" in tables
+        await upgrade(database)
+        async with database.engine.connect() as connection:
+            diff = await connection.run_sync(_diff)
+            count = (await connection.execute(text("SELECT count(*) FROM membership"))).scalar()
+    finally:
+        await database.dispose()
+    assert diff == [] and count == 1

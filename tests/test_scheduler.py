@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -89,5 +90,29 @@ async def test_the_take_over_look_runs_every_few_seconds_and_outlives_sync(
         assert LEASE + take_over.trigger.interval <= dt.timedelta(seconds=30)
         await runner.sync()
         assert runner.scheduler.get_job("take_over") is not None
+    finally:
+        runner.stop()
+
+
+async def test_retrospectives_are_looked_for_every_minute_and_once_at_start(
+    database: Database, db_url: str
+) -> None:
+    """What a close owed and could not send (no token at hand, a passing Slack error, a
+    process stopped halfway) goes out from `okrbot run`: at start, then within a minute."""
+    services = Services(settings=load_settings(database_url=db_url), database=database)
+    runner = ScheduleRunner(services, client=None, jobs={"retro": look})
+    ran.clear()
+    await runner.start()
+    try:
+        every = runner.scheduler.get_job("retro")
+        assert every is not None and every.args == (services, None)
+        assert every.trigger.interval == dt.timedelta(minutes=1)
+        for _ in range(100):  # the start-up run is queued on the loop: give it a moment
+            if ran:
+                break
+            await asyncio.sleep(0.01)
+        assert ran == [0]
+        await runner.sync()
+        assert runner.scheduler.get_job("retro") is not None
     finally:
         runner.stop()

@@ -55,7 +55,22 @@ def _block(block: dict[str, Any], names: Mapping[str, str], width: int) -> list[
         return ["  " + "  ".join(f"[ {_text(e.get('text'), names)} ]" for e in block["elements"])]
     if kind == "image":
         return [f"  [image: {block.get('alt_text', '')}]"]
+    if kind == "input":
+        return _input(block, names)
     return [f"  [{kind}]"]
+
+
+def _input(block: dict[str, Any], names: Mapping[str, str]) -> list[str]:
+    """A modal's input: its label, and each checkbox as it is ticked (or a blank field)."""
+    element = block.get("element") or {}
+    lines = [_text(block.get("label"), names) + ":"]
+    if element.get("type") != "checkboxes":
+        return [*lines, "  [____________]"]
+    ticked = {option.get("value") for option in element.get("initial_options") or []}
+    for option in element.get("options") or []:
+        box = "☑" if option.get("value") in ticked else "☐"
+        lines.append(f"  {box} {_text(option.get('text'), names)}")
+    return lines
 
 
 def render(blocks: list[dict[str, Any]], names: Mapping[str, str], *, width: int = 72) -> str:

@@ -3,7 +3,7 @@ objective, and the KRs chosen carried into the next cycle, starting where they e
 
 One unit of work does it all, and the cycle's `closed_at` is its claim: a second close (the
 command line and a manager's modal at once, or twice the same command) finds it taken and
-changes nothing.
+changes nothing. The same unit owes each team's retrospective digest (`bot.services.retros`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from bot.progress import (
 )
 from bot.services.checkins.model import OPEN_INITIATIVES
 from bot.services.okrs import current_cycle
+from bot.services.retros import owe_retrospectives
 from storage.db import Database
 from storage.models import Cycle, Initiative, KeyResult, Membership, Objective, utcnow
 
@@ -175,6 +176,8 @@ async def _close(
     _freeze_objectives(objectives, krs, expected)
     for objective in objectives:
         session.add(objective)
+    # Owed in this unit of work: a close that commits always has its digests to send.
+    await owe_retrospectives(session, cycle, (o.team_id for o in objectives))
     chosen = _chosen(closed, carry)
     if not chosen:
         return CycleClosed(cycle.name, None, tuple(closed), len(objectives))
