@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.replies import Item, ItemUpdate, Reading, item_from_dict, read_reply, reading_to_dict
@@ -207,6 +207,7 @@ _ITEM_SETS = st.sampled_from([SUPPORT_ITEMS, INDONESIAN_ITEMS, SUPPORT_ITEMS[:1]
 
 @settings(max_examples=3000, deadline=None)
 @given(text=_REPLIES, items=_ITEM_SETS, locale=st.sampled_from(["en", "id", "id-ID", ""]))
+@example(text="1&4:0:0", items=SUPPORT_ITEMS, locale="en")  # once both unread and asked about
 def test_any_text_reads_without_raising_and_within_the_rules(
     text: str, items: tuple[Item, ...], locale: str
 ) -> None:

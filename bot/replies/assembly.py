@@ -85,6 +85,8 @@ class _Reply:
         no_change = self.no_change and not updates and not skip
         read_any = updates or skip or no_change or self.questions
         unread = self.unread if read_any else self.unread + self.courtesy
+        asked = {question.text for question in self.questions}  # asked about, not shown back
+        unread = [fragment for fragment in unread if fragment not in asked]
         return Reading(updates, skip, no_change, tuple(_dedupe(unread)), tuple(self.questions))
 
     def ask(self, fragment: str, candidates: Iterable[ItemUpdate]) -> None:
