@@ -10,6 +10,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from bot.domain import VALUE_LIMIT
 from bot.replies import Item, read_reply
 from bot.replies.scores import read_score as read_one_score
 
@@ -57,8 +58,9 @@ def read_value(
     words = text.split()
     if len(words) == 1 and _PLAIN_NUMBER.fullmatch(words[0]):
         # The commonest command (`/okr update KR-7 74.5`): the reader, which finds the same
-        # value, costs a fifth of the command under a burst.
-        return ValueText(float(words[0].replace(",", ".")), "")
+        # value, costs a fifth of the command under a burst. Past VALUE_LIMIT, a slip.
+        value = float(words[0].replace(",", "."))
+        return ValueText(value, "") if abs(value) <= VALUE_LIMIT else None
     best: ValueText | None = None
     for size in range(1, min(MAX_VALUE_WORDS, len(words)) + 1):
         reading = read_reply("1: " + " ".join(words[:size]), [item], locale=locale)

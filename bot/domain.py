@@ -2,6 +2,10 @@
 
 from enum import StrEnum
 
+# The largest value (either sign) a KR or KPI holds: far beyond any real one, and within what
+# floats keep exactly and the summaries format. Larger numbers are refused at every door.
+VALUE_LIMIT = 1e15
+
 
 class Role(StrEnum):
     MEMBER = "member"

@@ -37,7 +37,7 @@ from bot.alignment import (
     resolve_objective_parents,
     resolve_team_parents,
 )
-from bot.domain import Direction, InitiativeStatus, Level, Period, ProgressFrom
+from bot.domain import VALUE_LIMIT, Direction, InitiativeStatus, Level, Period, ProgressFrom
 from bot.errors import ImportFileError, Problem
 from bot.progress import KrStatus
 
@@ -167,6 +167,10 @@ class TeamSpec(_Strict):
     digest: DigestSpec | None = None
 
 
+# A KR's or KPI's value: larger numbers are refused (bot.domain.VALUE_LIMIT).
+Value = Annotated[float, Field(ge=-VALUE_LIMIT, le=VALUE_LIMIT)]
+
+
 class InitiativeSpec(_Strict):
     title: Text
     owner: PersonRef | None = None
@@ -177,9 +181,9 @@ class KeyResultSpec(_Strict):
     id: KrRef | None = None
     title: Text
     owner: PersonRef | None = None
-    start: float
-    target: float
-    current: float | None = None
+    start: Value
+    target: Value
+    current: Value | None = None
     unit: Annotated[str, Field(max_length=32)] = ""
     weight: Annotated[float, Field(gt=0)] = 1.0
     aliases: list[Annotated[str, Field(min_length=1, max_length=60)]] = []
@@ -230,7 +234,7 @@ class ObjectiveSpec(_Strict):
 
 class MeasurementSpec(_Strict):
     period: Annotated[str, AfterValidator(_period)]
-    value: float
+    value: Value
 
     @field_validator("period", mode="before")
     @classmethod
@@ -319,8 +323,8 @@ class KpiSpec(_Strict):
     owner: PersonRef | None = None
     unit: Annotated[str, Field(max_length=32)] = ""
     direction: Direction = Direction.HIGHER
-    target: float
-    warn: float | None = None
+    target: Value
+    warn: Value | None = None
     period: Period = Period.MONTHLY
     aliases: list[Annotated[str, Field(min_length=1, max_length=60)]] = []
     source: SourceSpec | None = None

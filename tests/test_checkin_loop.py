@@ -458,6 +458,18 @@ async def test_an_unreadable_reply_gets_an_example_and_stores_nothing(box: Sandb
     assert not [b for b in blocks_of(answer) if b["type"] == "actions"]
 
 
+async def test_a_number_too_large_for_a_kr_is_shown_back_not_stored(box: Sandbox) -> None:
+    """A slip of the keyboard (`1: 100000000000000000000000000`) is no reading: shown back,
+    nothing recorded, and every summary still answers."""
+    await run_round(box)
+    answer = await reply(box, "U0ALICE", "1: 100000000000000000000000000")
+    assert "nothing was recorded" in text_of(answer)
+    assert await rows(box.database, KrUpdate) == []
+    assert (await kr(box.database, 1)).current == 74
+    status = await box.command("/okr", "status", user_id="U0ALICE", channel_id="C0CS")
+    assert "Increase NPS" in text_of(status)
+
+
 async def test_a_dm_outside_a_round_is_read_too(box: Sandbox) -> None:
     answer = await reply(box, "U0ALICE", "1: 75")
     assert "74 points → 75 points" in text_of(answer)

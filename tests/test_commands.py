@@ -118,6 +118,7 @@ async def test_manager_may_update(box: Sandbox) -> None:
     ("text", "expected"),
     [
         ("update KR-1 lots", "I could not read a value in `lots`"),
+        ("update KR-1 100000000000000000000000000", "I could not read a value in `1000"),
         ("update KR-99 5", "I could not find KR-99"),
         ("update", "Write it as `/okr update KR-7 74 [note]`"),
         ("update conversion 5", "could mean"),

@@ -143,6 +143,11 @@ async def test_membership_follows_the_file(database: Database) -> None:
             "no Slack user",
         ),
         (("aliases: [nps]\n", "aliasses: [nps]\n"), "kpis[0].aliasses", "unknown field"),
+        (
+            ("period: 2026-09, value: 6.1", "period: 2026-09, value: 1e26"),
+            "kpis[4].measurements[0].value",
+            "less than or equal to 1000000000000000",
+        ),
     ],
 )
 async def test_broken_file_names_the_place_and_writes_nothing(

@@ -230,6 +230,8 @@ def test_reading_a_csv_chooses_columns_by_name_and_the_latest_period() -> None:
         read_csv("Week,Tickets\n2026-W47,3\ntotal,3\n", spec, "weekly")
     with pytest.raises(SourceFailed, match="row 2: lots is not a number"):
         read_csv("Week,Tickets\n2026-W47,lots\n", spec, "weekly")
+    with pytest.raises(SourceFailed, match="row 2: 1e\\+20 is out of range for a KPI"):
+        read_csv("Week,Tickets\n2026-W47,100.000.000.000.000.000.000\n", spec, "weekly")
     with pytest.raises(SourceFailed, match="no row has both"):
         read_csv("Week,Tickets\n", spec, "weekly")
 

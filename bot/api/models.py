@@ -17,6 +17,8 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from bot.domain import VALUE_LIMIT
+
 # Names and references as people write them: no control characters (PostgreSQL refuses NUL).
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
 Note = Annotated[str, StringConstraints(max_length=3000, pattern=r"^[^\x00]*$")]
@@ -24,9 +26,7 @@ Period = Annotated[
     str,
     StringConstraints(pattern=r"^\d{4}-((0[1-9]|1[0-2])|W(0[1-9]|[1-4]\d|5[0-3]))$"),
 ]
-# Far beyond any KPI, and within what the summaries can format (Babel fails near 1e26).
-LIMIT = 1e15
-Value = Annotated[float, Field(ge=-LIMIT, le=LIMIT)]
+Value = Annotated[float, Field(ge=-VALUE_LIMIT, le=VALUE_LIMIT)]
 # Visible ASCII, no blanks at either end: HTTP strips those from header values anyway.
 IdempotencyKey = Annotated[
     str,

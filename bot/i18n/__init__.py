@@ -9,13 +9,14 @@ no compile step. Numbers and dates are formatted with Babel's CLDR data.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date
 from babel.messages.pofile import read_po
-from babel.numbers import NumberPattern, parse_pattern
+from babel.numbers import NumberPattern, format_scientific, parse_pattern
 
 LOCALES = ("en", "id")
 DEFAULT_LOCALE = "en"
@@ -82,12 +83,19 @@ def _number_format(locale: str, digits: int) -> tuple[NumberPattern, Locale]:
     return pattern, Locale.parse(_CLDR[locale])
 
 
+# Beyond this, numbers are written in scientific notation: Babel's plain pattern fails near
+# 1e26 (decimal precision), and no value okrbot takes comes close (bot.domain.VALUE_LIMIT).
+_PLAIN_LIMIT = 1e20
+
+
 @lru_cache(maxsize=8192)
 def format_number(value: float, locale: str, *, digits: int = 2) -> str:
     """`1240.5` -> `1,240.5` (en) or `1.240,5` (id), at most `digits` decimals.
 
     Cached: a summary formats the same targets and values again and again."""
     pattern, cldr = _number_format(normalize_locale(locale), digits)
+    if math.isfinite(value) and abs(value) >= _PLAIN_LIMIT:  # stored before values were bounded
+        return format_scientific(value, "0.###E0", locale=cldr)
     return pattern.apply(value, cldr)
 
 

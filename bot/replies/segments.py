@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.domain import VALUE_LIMIT
 from bot.replies.confidence import _take_confidence, _take_same, _take_status
 from bot.replies.index import _has_unknown_words, _is_known, _norm
 from bot.replies.notes import _split_note
@@ -125,8 +126,10 @@ def _metric_value(head: str, segment: _Segment) -> _Said:
         return _Said(unsure=True)
     if segment.anchored and not _near_start(head[: exprs[0].start], segment.known):
         return _Said(unsure=True, doubt=_candidates(head, [chosen], segment))
-    value = _choose(chosen.options, segment.item.last, segment.locale)
-    return _Said(value=float(value), rejected=rejected)
+    value = float(_choose(chosen.options, segment.item.last, segment.locale))
+    if abs(value) > VALUE_LIMIT:
+        return _Said(unsure=True)  # a slip of the keyboard, not a reading
+    return _Said(value=value, rejected=rejected)
 
 
 def _candidates(head: str, exprs: Sequence[_Expr], segment: _Segment) -> tuple[float, ...]:
@@ -135,8 +138,8 @@ def _candidates(head: str, exprs: Sequence[_Expr], segment: _Segment) -> tuple[f
     plain = [e for e in exprs if e.options and not e.relative and not e.glued]
     if not plain or len(plain) > _MAX_CANDIDATES or _FORECAST_RE.search(head) is not None:
         return ()
-    values = (_choose(e.options, segment.item.last, segment.locale) for e in plain)
-    return tuple(dict.fromkeys(float(value) for value in values))
+    values = (float(_choose(e.options, segment.item.last, segment.locale)) for e in plain)
+    return tuple(dict.fromkeys(value for value in values if abs(value) <= VALUE_LIMIT))
 
 
 def _without_counts(head: str, exprs: list[_Expr], segment: _Segment) -> list[_Expr]:

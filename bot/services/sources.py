@@ -37,6 +37,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain import VALUE_LIMIT
 from bot.errors import OkrbotError
 from bot.i18n import N_, cldr_locale
 from bot.importfile import CsvSourceSpec, SqlSourceSpec
@@ -108,14 +109,23 @@ def value_of(cell: object, locale: str, row: int) -> float | None:
     if isinstance(cell, bool):
         cell = str(cell)
     if isinstance(cell, int | float | Decimal):
-        return float(cell)
+        return _within_limit(float(cell), row)
     text = "" if cell is None else str(cell).strip().removesuffix("%").strip()
     if not text:
         return None
     try:
-        return float(parse_decimal(text, locale=cldr_locale(locale), strict=True))
+        value = float(parse_decimal(text, locale=cldr_locale(locale), strict=True))
     except NumberFormatError:
         raise SourceFailed(N_("row {row}: {cell} is not a number"), row=row, cell=text) from None
+    return _within_limit(value, row)
+
+
+def _within_limit(value: float, row: int) -> float:
+    if not abs(value) <= VALUE_LIMIT:  # also NaN
+        raise SourceFailed(
+            N_("row {row}: {cell} is out of range for a KPI"), row=row, cell=f"{value:g}"
+        )
+    return value
 
 
 def latest(
