@@ -151,18 +151,23 @@ async def _share_chart(run: _Run, channels: list[str], locale: str) -> None:
     if png is None:
         return
     title = t(locale, "OKR chart · {team}", team=run.digest.team_name)
+    filename = f"okr-digest-{run.digest.team_id}.png"
+    if await _upload_chart(run.client, channels, png, filename, title):
+        run.report.charts.append(png)
+
+
+async def _upload_chart(
+    client: AsyncWebClient, channels: list[str], png: bytes, filename: str, title: str
+) -> bool:
+    """One upload of a chart, shared to these channels; False (logged) when Slack refused."""
     try:
-        await run.client.files_upload_v2(
-            channels=channels,
-            file=png,
-            filename=f"okr-digest-{run.digest.team_id}.png",
-            title=title,
-            alt_txt=title,
+        await client.files_upload_v2(
+            channels=channels, file=png, filename=filename, title=title, alt_txt=title
         )
     except SLACK_ERRORS:
-        log.exception("chart of %s's digest was not uploaded", run.digest.team_name)
-        return
-    run.report.charts.append(png)
+        log.exception("chart %s was not uploaded", filename)
+        return False
+    return True
 
 
 async def _chart(run: _Run, locale: str) -> bytes | None:
@@ -419,15 +424,6 @@ async def _share_retro_chart(
         return
     if png is None:
         return
-    try:
-        await client.files_upload_v2(
-            channels=channels,
-            file=png,
-            filename=f"okr-retrospective-{retro.cycle_name}-{retro.team_id}.png",
-            title=title,
-            alt_txt=title,
-        )
-    except SLACK_ERRORS:
-        log.exception("chart of %s's retrospective was not uploaded", retro.team_name)
-        return
-    report.charts.setdefault(f"{retro.team_name}:{locale}", png)
+    filename = f"okr-retrospective-{retro.cycle_name}-{retro.team_id}.png"
+    if await _upload_chart(client, channels, png, filename, title):
+        report.charts.setdefault(f"{retro.team_name}:{locale}", png)
