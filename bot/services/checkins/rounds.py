@@ -27,7 +27,7 @@ from storage.models import (
 
 async def find_team(*, database: Database, name: str, workspace_id: str | None = None) -> Team:
     """A team by name (case-insensitive), in one workspace or in whichever holds it."""
-    async with database.session() as session:
+    async with database.read() as session:
         query = select(Team).where(func.lower(Team.name) == name.strip().lower())
         if workspace_id:
             query = query.where(Team.workspace_id == workspace_id)
@@ -39,7 +39,7 @@ async def find_team(*, database: Database, name: str, workspace_id: str | None =
 
 async def members_without_timezone(*, database: Database, team_id: int) -> list[tuple[str, str]]:
     """(workspace, member) of a `timezone: member` team whose Slack timezone is not known yet."""
-    async with database.session() as session:
+    async with database.read() as session:
         team = await session.get(Team, team_id)
         if team is None or team.checkin_timezone != MEMBER_TIMEZONE:
             return []
@@ -245,7 +245,7 @@ async def abandoned_teams(
     *, database: Database, now: dt.datetime, lease: dt.timedelta = LEASE
 ) -> list[int]:
     """Teams with an open round whose sender stopped beating without finishing (killed)."""
-    async with database.session() as session:
+    async with database.read() as session:
         query = select(CheckinRound.team_id).where(
             col(CheckinRound.closed_at).is_(None),
             CheckinRound.closes_at > now,
