@@ -62,11 +62,17 @@ def is_exceeded(start: float, target: float, current: float) -> bool:
     return start != target and kr_progress(start, target, current) > 1.0
 
 
+def cycle_bounds(
+    start: dt.date, end: dt.date, tz: dt.tzinfo = dt.UTC
+) -> tuple[dt.datetime, dt.datetime]:
+    """A cycle runs from `start` 00:00 through the whole of `end`: its first and its end moment."""
+    begin = dt.datetime.combine(start, dt.time(), tzinfo=tz)
+    return begin, dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+
+
 def expected_progress(start: dt.date, end: dt.date, at: dt.datetime) -> float:
     """Elapsed fraction of a cycle that runs from `start` 00:00 through the whole of `end`."""
-    tz = at.tzinfo or dt.UTC
-    begin = dt.datetime.combine(start, dt.time(), tzinfo=tz)
-    finish = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    begin, finish = cycle_bounds(start, end, at.tzinfo or dt.UTC)
     total = (finish - begin).total_seconds()
     if total <= 0:
         return 1.0

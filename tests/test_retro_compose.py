@@ -13,6 +13,7 @@ from slack_sdk.models.blocks import Block
 from bot.blocks.common import MAX_BLOCKS, MAX_SECTION
 from bot.blocks.retro import MAX_KRS, MAX_OBJECTIVES, build_retro
 from bot.charts import draw_retro_chart, retro_chart, retro_chart_data
+from bot.progress import cycle_bounds
 from bot.services.retros import (
     Point,
     Retro,
@@ -20,7 +21,6 @@ from bot.services.retros import (
     RetroObjective,
     _Loaded,
     compose,
-    cycle_bounds,
     progress_over_time,
 )
 from storage.models import Cycle, KeyResult, Objective, Team

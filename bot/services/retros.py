@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import Role
-from bot.progress import Aligned, kr_progress, rollup
+from bot.progress import Aligned, cycle_bounds, kr_progress, rollup
 from bot.services.digests import Recipient
 from storage.db import Database
 from storage.models import (
@@ -298,12 +298,6 @@ async def _load(session: AsyncSession, cycle_id: int, team_ids: list[int]) -> _L
 
 
 # -- composing (pure) ------------------------------------------------------------------------
-
-
-def cycle_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """A cycle runs from `start` 00:00 UTC through the whole of `end` (as expected progress)."""
-    begin = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
-    return begin, dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
 
 def compose(loaded: _Loaded) -> list[Retro]:
