@@ -22,10 +22,12 @@ import logging
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import asyncpg
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:  # imported when first used: a SQLite install never needs the driver
+    import asyncpg
 
 log = logging.getLogger("okrbot.db")
 
@@ -113,6 +115,8 @@ class PostgresVersion:
                     waiting.set_result(None)
 
     async def _snapshot(self) -> str | None:
+        import asyncpg  # here, not at the top: see the module's imports
+
         try:
             async with asyncio.timeout(VERSION_TIMEOUT):
                 if self._connection is None or self._connection.is_closed():
