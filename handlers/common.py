@@ -50,8 +50,7 @@ async def caller(context: AsyncBoltContext, client: AsyncWebClient, user_id: str
 async def _locale(
     services: Services, client: AsyncWebClient, workspace_id: str, user_id: str
 ) -> str:
-    db = services.database
-    locale = await people.known_locale(database=db, workspace_id=workspace_id, user_id=user_id)
+    locale = await services.known_locales.submit((workspace_id, user_id))
     if locale is not None:
         return locale
     locale, timezone = services.settings.okrbot_locale, None
@@ -61,7 +60,11 @@ async def _locale(
     except SlackApiError:
         pass  # Unknown to Slack's users.info (rare): use the workspace default language.
     await people.remember_person(
-        database=db, workspace_id=workspace_id, user_id=user_id, locale=locale, timezone=timezone
+        database=services.database,
+        workspace_id=workspace_id,
+        user_id=user_id,
+        locale=locale,
+        timezone=timezone,
     )
     return locale
 

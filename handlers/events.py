@@ -10,8 +10,8 @@ from bot.blocks.checkin import build_confirmation
 from bot.blocks.questions import build_question
 from bot.blocks.scoring import build_scores_taken
 from bot.notify import announce_kpi_changes
-from bot.services import checkins, scoring
 from bot.services.checkins import IncomingReply
+from bot.services.scoring import ScoresTaken
 from handlers.common import caller, services_of
 
 # Subtypes that are not a person writing to the bot; acknowledged and ignored.
@@ -44,6 +44,7 @@ def incoming(event: dict, body: dict, team_id: str) -> IncomingReply | None:
         text=message.get("text") or "",
         event_id=body.get("event_id"),
         thread_ts=message.get("thread_ts"),
+        edited=event.get("subtype") == EDITED,
     )
 
 
@@ -57,25 +58,18 @@ async def on_message(
         return
     who = await caller(context, client, reply.user_id)
     services = services_of(context)
-    take = checkins.retake_reply if event.get("subtype") == EDITED else checkins.take_reply
-    # Replies take turns with the commands that write, a few at a time, in arrival order: in
-    # a burst the first are confirmed first, instead of all of them late together.
-    async with services.writing:
-        scored = await scoring.take_scores(
-            database=services.database, message=reply, now=services.clock()
-        )
-        result = None
-        if scored is None:
-            result = await take(database=services.database, message=reply, now=services.clock())
-    if scored is not None:
-        answer = build_scores_taken(scored, who.locale)
+    # DMs are recorded a batch at a time, in arrival order: in a burst the first are confirmed
+    # first, and the batch pays for its statements once.
+    result = await services.inbox.submit(reply)
+    if isinstance(result, ScoresTaken):
+        answer = build_scores_taken(result, who.locale)
         await client.chat_postMessage(
             channel=reply.channel_id, thread_ts=reply.ts, **answer.as_kwargs()
         )
         return
     if result is None:
         return  # a Slack retry, or an edit that changed nothing
-    message = build_confirmation(result, who.locale, edited=event.get("subtype") == EDITED)
+    message = build_confirmation(result, who.locale, edited=reply.edited)
     if result.answer_ts:
         await client.chat_update(
             channel=reply.channel_id, ts=result.answer_ts, **message.as_kwargs()
@@ -84,15 +78,17 @@ async def on_message(
         answer = await client.chat_postMessage(
             channel=reply.channel_id, thread_ts=reply.ts, **message.as_kwargs()
         )
-        await checkins.remember_answer(
-            database=services.database, reply_id=result.reply_id, answer_ts=str(answer["ts"])
-        )
+        await services.answers.submit((result.reply_id, str(answer["ts"])))
     for ask in result.questions:  # SPEC §5: one question per doubt, in the reply's thread
         question = build_question(ask, who.locale)
         await client.chat_postMessage(
             channel=reply.channel_id, thread_ts=reply.ts, **question.as_kwargs()
         )
-    await announce_kpi_changes(client, services, who.workspace_id, result.changes)
+    if any(change.alert for change in result.changes):
+        # After the burst of replies it came in: confirmations come first.
+        await services.notices.submit(
+            lambda: announce_kpi_changes(client, services, who.workspace_id, result.changes)
+        )
 
 
 EVENTS = {"message": on_message}

@@ -14,6 +14,7 @@ start of the unit by `transact()`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import sqlite3
@@ -21,11 +22,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import event, exc, insert, text
+from pydantic_core import PydanticUndefined
+from sqlalchemy import bindparam, event, exc, insert, text, update
 from sqlalchemy.engine import Connection, Row, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql.base import Executable
@@ -39,6 +42,7 @@ from storage.versions import Memo, version_source
 log = logging.getLogger("okrbot.db")
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 _DRIVERS = {
     "sqlite": sqlite_inline.DRIVER,
@@ -188,18 +192,80 @@ def for_writing(engine: AsyncEngine) -> AsyncEngine:
 _DEFERRED = "okrbot_deferred_inserts"
 
 
-def insert_later(session: AsyncSession, row: SQLModel) -> None:
-    """Insert `row` when its write unit commits, in one statement with the unit's other rows of
-    the same table. For rows nothing reads back in the same unit (history): the ORM inserts
-    each in a statement of its own on SQLite (to learn its id), while the unit holds the only
-    writer slot."""
-    rows = session.info.setdefault(_DEFERRED, {}).setdefault(type(row), [])
-    rows.append(row.model_dump(exclude={"id"}))
+def insert_later(session: AsyncSession, model: type[SQLModel], **values: Any) -> None:
+    """Insert a `model` row of these values (the others take their defaults) when its write
+    unit commits, in one statement with the unit's other rows of the same table. For rows
+    nothing reads back in the same unit (history): the ORM inserts each in a statement of its
+    own on SQLite (to learn its id), while the unit holds the only writer slot; and building
+    the model object alone cost more than inserting its values."""
+    fixed, made = _defaults(model)
+    row = {**fixed, **{name: make() for name, make in made if name not in values}, **values}
+    session.info.setdefault(_DEFERRED, {}).setdefault(model, []).append(row)
 
 
-async def _insert_deferred(session: AsyncSession) -> None:
-    for model, rows in session.info.pop(_DEFERRED, {}).items():
-        await session.exec(insert(model), params=rows)  # type: ignore[call-overload]
+@functools.cache
+def _defaults(model: type[SQLModel]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    """A model's fixed column defaults, and the fields whose default is made for each row."""
+    fixed, made = {}, []
+    for name, info in model.model_fields.items():
+        if name == "id":
+            continue
+        if info.default_factory is not None:
+            made.append((name, info.default_factory))
+        elif info.default is not PydanticUndefined:
+            fixed[name] = info.default
+    return fixed, tuple(made)
+
+
+def update_later(session: AsyncSession, row: SQLModel, **values: Any) -> None:
+    """Set these attributes of a row loaded in the unit now, and write them when the unit
+    commits, in one statement with the unit's other rows of the same table. The ORM would
+    track each change and flush it, for a row the unit only changes, at several times the
+    cost of writing it; a statement that reads the row in the unit reads it as loaded."""
+    for name, value in values.items():
+        set_committed_value(row, name, value)
+    pending = session.info.setdefault(_CHANGED, {}).setdefault(type(row), {})
+    key = identity_key(instance=row)
+    _, names = pending.get(key, (row, frozenset()))
+    pending[key] = (row, names | frozenset(values))
+
+
+_CHANGED = "okrbot_deferred_updates"
+
+
+async def write_deferred(session: AsyncSession, model: type[SQLModel] | None = None) -> None:
+    """Write now what `insert_later` and `update_later` hold (of `model`, or of every table):
+    before a statement of the unit reads that table. The unit's commit writes whatever is
+    left."""
+    inserts, changes = session.info.get(_DEFERRED, {}), session.info.get(_CHANGED, {})
+    for table in [model] if model is not None else list({*inserts, *changes}):
+        rows, changed = inserts.pop(table, []), changes.pop(table, {})
+        if rows or changed:
+            await session.flush()  # the rows they may refer to, added to the session before
+            connection = await session.connection()
+        if rows:
+            await connection.execute(insert(table), rows)
+        for names, group in _by_columns(changed.values()).items():
+            await connection.execute(_update_statement(table, names), group)
+
+
+def _by_columns(
+    changed: Iterable[tuple[SQLModel, frozenset[str]]],
+) -> dict[frozenset[str], list[dict[str, Any]]]:
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row, names in changed:
+        values = {name: getattr(row, name) for name in names}
+        groups.setdefault(names, []).append({"row_id": row.id, **values})  # type: ignore[attr-defined]
+    return groups
+
+
+def _update_statement(table: type[SQLModel], names: frozenset[str]) -> Executable:
+    columns = table.__table__.c  # type: ignore[attr-defined]
+    return (
+        update(table.__table__)  # type: ignore[attr-defined]
+        .where(columns.id == bindparam("row_id"))
+        .values({name: bindparam(name) for name in sorted(names)})
+    )
 
 
 _KEPT = "okrbot_kept_rows"
@@ -243,6 +309,92 @@ class Slots:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._semaphore.release()
+
+
+# How long work that gives way (`Batches`) waits for the work ahead of it to stay idle.
+QUIET = 0.3
+
+
+class Batches(Generic[T, R]):
+    """Work handed in one piece at a time and done a batch at a time: what arrives while a
+    batch runs waits, in arrival order, and goes together in the next (group commit). `run`
+    answers a batch with one result per piece, in order. A batch that fails is run again a
+    piece at a time, so one bad piece fails alone.
+
+    Work that can wait names what it gives way to (`behind`): each of its batches starts once
+    that has had nothing to do for a moment, or after `patience` seconds at most."""
+
+    def __init__(
+        self,
+        run: Callable[[list[T]], Awaitable[list[R]]],
+        limit: int,
+        *,
+        behind: Batches[Any, Any] | None = None,
+        patience: float = 0.0,
+    ) -> None:
+        self._run = run
+        self._limit = limit
+        self._behind = behind
+        self._patience = patience
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._worker: asyncio.Task[None] | None = None
+        self.idle = asyncio.Event()  # set while no piece waits and no batch runs
+        self.idle.set()
+        self.idle_since = 0.0  # the event loop's time when it last became idle
+
+    async def submit(self, piece: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((piece, future))
+        self.idle.clear()
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                await self._give_way()
+                batch, self._pending = self._pending[: self._limit], self._pending[self._limit :]
+                await self._settle(batch)
+        finally:
+            if not self._pending:
+                self.idle_since = asyncio.get_running_loop().time()
+                self.idle.set()
+
+    async def _give_way(self) -> None:
+        """Wait until what this gives way to has been idle for `QUIET` seconds (a burst comes
+        in waves, with pauses shorter than that), or `patience` seconds at most."""
+        if self._behind is None:
+            return
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self._patience
+        while (left := until - loop.time()) > 0:
+            try:
+                await asyncio.wait_for(self._behind.idle.wait(), left)
+            except TimeoutError:
+                return
+            still = QUIET - (loop.time() - self._behind.idle_since)
+            if still <= 0:
+                return
+            await asyncio.sleep(min(still, left))
+
+    async def _settle(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._run([piece for piece, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as error:  # noqa: BLE001 - handed to its awaiter, who raises it
+            if len(batch) > 1:
+                for one in batch:
+                    await self._settle([one])
+            elif not batch[0][1].done():
+                batch[0][1].set_exception(error)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():  # its awaiter may have been cancelled
+                future.set_result(result)
 
 
 @dataclass
@@ -290,7 +442,7 @@ class Database:
         async with self._writes, self._write_sessions() as session:
             try:
                 yield session
-                await _insert_deferred(session)
+                await write_deferred(session)
                 await session.commit()
             except BaseException:
                 await session.rollback()

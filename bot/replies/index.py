@@ -46,8 +46,10 @@ def _norm(token: str) -> str:
     return word
 
 
+@lru_cache(maxsize=4096)
 def _tokens(text: str) -> tuple[str, ...]:
-    """Normalised word and digit tokens of a text."""
+    """Normalised word and digit tokens of a text (cached: the same titles come back in every
+    member's reply)."""
     return tuple(_norm(token) for token in _TOKEN_RE.findall(text))
 
 

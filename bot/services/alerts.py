@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,7 +25,8 @@ from bot.progress import KpiStatus, kpi_status
 from bot.services.digests import KpiLine, Recipient, load_kpi_lines
 from bot.services.kpis import latest_kpi_values
 from bot.services.webhooks import record_event
-from storage.models import Kpi, Membership, Person, Team
+from storage.db import write_deferred
+from storage.models import Kpi, KpiMeasurement, Membership, Person, Team
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,12 @@ async def claim_in(
     Called at the end of that unit, so the claim commits (or rolls back) with the change
     itself. `previous` maps each KPI id to its latest value before the unit (None for a first
     one). A KPI whose state is the one last announced costs two small queries for all of them;
-    the alert's trend and recipients are read only for a change of state."""
+    the trend and recipients of the alerts won are read in three more, however many won."""
     if not previous:
         return {}
+    await write_deferred(session, KpiMeasurement)  # the unit's own measurements count
     latest = await latest_kpi_values(session, list(previous))
-    won: dict[int, KpiAlert] = {}
+    changed: dict[int, tuple[Kpi, KpiStatus]] = {}
     for kpi_id in previous:
         kpi = await session.get(Kpi, kpi_id)  # already in the unit's session, as a rule
         if kpi is None or kpi.workspace_id != workspace_id or kpi_id not in latest:
@@ -61,30 +64,37 @@ async def claim_in(
         state = kpi_status(
             latest[kpi_id], target=kpi.target, warn=kpi.warn, direction=kpi.direction
         )
-        if kpi.alert_state == state.value:
-            continue  # the usual case: no change of state, nothing to claim
-        alert = await _claim_one(session, kpi, state, previous[kpi_id])
-        if alert is not None:
-            won[kpi_id] = alert
-    return won
+        if kpi.alert_state != state.value:  # else the usual case: nothing to claim
+            changed[kpi_id] = (kpi, state)
+    won = {}
+    for kpi_id in await _claim(session, {kpi_id: state for kpi_id, (_, state) in changed.items()}):
+        kpi, state = changed[kpi_id]
+        before = _announced(kpi, previous[kpi_id])
+        set_committed_value(kpi, "alert_state", state.value)  # as the statement left the row
+        if before != state and not (before is None and state is KpiStatus.OK):
+            won[kpi_id] = (kpi, before)  # else the first state recorded: nothing new to tell
+    return await _alerts(session, won) if won else {}
 
 
-async def _claim_one(
-    session: AsyncSession, kpi: Kpi, state: KpiStatus, old: float | None
-) -> KpiAlert | None:
-    before = _announced(kpi, old)
-    if not await _claim(session, kpi.id or 0, state):
-        return None  # another writer announced it
-    if before == state or (before is None and state is KpiStatus.OK):
-        return None  # the first state recorded, with nothing new to tell
-    ((_, line),) = await load_kpi_lines(session, Kpi.id == kpi.id)
-    team = await session.get(Team, kpi.team_id)
-    assert team is not None and line is not None  # the foreign key; a value was read above
-    alert = KpiAlert(line, before, team.name, await _recipients(session, team))
-    await record_event(
-        session, workspace_id=kpi.workspace_id, event="kpi.alert", data=_event(alert)
-    )
-    return alert
+async def _alerts(
+    session: AsyncSession, won: Mapping[int, tuple[Kpi, KpiStatus | None]]
+) -> dict[int, KpiAlert]:
+    """The alerts of the KPIs whose change of state this unit claimed, each recorded as a
+    `kpi.alert` webhook event in the same unit."""
+    lines = await load_kpi_lines(session, col(Kpi.id).in_(list(won)))
+    query = select(Team).where(col(Team.id).in_({kpi.team_id for kpi, _ in won.values()}))
+    teams = {team.id: team for team in (await session.exec(query)).all()}
+    recipients = await _recipients(session, list(teams.values()))
+    alerts = {}
+    for kpi_id, (kpi, before) in won.items():
+        line, team = lines[kpi_id], teams[kpi.team_id]
+        assert line is not None  # a value was read above
+        alert = KpiAlert(line, before, team.name, recipients[kpi.team_id])
+        await record_event(
+            session, workspace_id=kpi.workspace_id, event="kpi.alert", data=_event(alert)
+        )
+        alerts[kpi_id] = alert
+    return alerts
 
 
 def _event(alert: KpiAlert) -> dict[str, object]:
@@ -112,31 +122,42 @@ def _announced(kpi: Kpi, old: float | None) -> KpiStatus | None:
     return kpi_status(old, target=kpi.target, warn=kpi.warn, direction=kpi.direction)
 
 
-async def _claim(session: AsyncSession, kpi_id: int, state: KpiStatus) -> bool:
-    """Set the announced state unless it already is `state`; True when this call changed it."""
-    statement = (
-        update(Kpi)
-        .where(
-            col(Kpi.id) == kpi_id,
-            or_(col(Kpi.alert_state).is_(None), col(Kpi.alert_state) != state.value),
+async def _claim(session: AsyncSession, states: Mapping[int, KpiStatus]) -> list[int]:
+    """Set each KPI's announced state unless it already is the one given; the KPIs this call
+    changed, in one statement per state."""
+    claimed = []
+    for state in sorted(set(states.values()), key=lambda state: state.value):
+        statement = (
+            update(Kpi)
+            .where(
+                col(Kpi.id).in_([kpi_id for kpi_id, s in states.items() if s is state]),
+                or_(col(Kpi.alert_state).is_(None), col(Kpi.alert_state) != state.value),
+            )
+            .values(alert_state=state.value)
+            .returning(col(Kpi.id))
         )
-        .values(alert_state=state.value)
-    )
-    result = await session.exec(statement)
-    return result.rowcount == 1  # type: ignore[union-attr]
+        connection = await session.connection()
+        claimed += (await connection.execute(statement)).scalars().all()
+    return [kpi_id for kpi_id in states if kpi_id in claimed]
 
 
-async def _recipients(session: AsyncSession, team: Team) -> tuple[Recipient, ...]:
-    """The team's channel (if any), then its managers in their languages."""
+async def _recipients(session: AsyncSession, teams: list[Team]) -> dict[int, tuple[Recipient, ...]]:
+    """Each team's channel (if any), then its managers in their languages, by team id."""
     person = and_(
         Person.workspace_id == Membership.workspace_id, Person.user_id == Membership.user_id
     )
     query = (
-        select(Membership.user_id, Person.locale)
+        select(Membership.team_id, Membership.user_id, Person.locale)
         .outerjoin(Person, person)
-        .where(Membership.team_id == team.id, Membership.role == Role.MANAGER)
+        .where(col(Membership.team_id).in_([team.id for team in teams]))
+        .where(Membership.role == Role.MANAGER)
         .order_by(col(Membership.user_id))
     )
-    managers = [Recipient(user_id, locale) for user_id, locale in (await session.exec(query)).all()]
-    channel = [Recipient(team.channel_id, None, is_channel=True)] if team.channel_id else []
-    return tuple(channel + managers)
+    managers = (await session.exec(query)).all()
+    return {
+        team.id or 0: tuple(
+            ([Recipient(team.channel_id, None, is_channel=True)] if team.channel_id else [])
+            + [Recipient(user_id, locale) for of, user_id, locale in managers if of == team.id]
+        )
+        for team in teams
+    }

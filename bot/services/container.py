@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.responder import SharedSession
-from storage.db import Database, Slots
+from bot.services.checkins import IncomingReply, remember_answers
+from bot.services.inbox import Taken, take_messages
+from bot.services.people import known_locales
+from storage.db import Batches, Database, Slots
 from storage.models import utcnow
+
+log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 10.0
 # Commands that write and check-in replies being recorded, at once; the others wait their turn
 # in arrival order (handlers/commands.py, handlers/events.py).
 WRITING = 4
+# The most pieces of work done in one batch (`storage.db.Batches`); the next batch takes
+# whatever arrived meanwhile.
+BATCH = 50
+# The longest a notice waits for the DMs ahead of it to be recorded.
+NOTICE_PATIENCE = 5.0
+
+Notice = Callable[[], Awaitable[None]]
 
 
 @dataclass
@@ -32,6 +45,37 @@ class Services:
     writing: Slots = field(default_factory=lambda: Slots(WRITING))
     # Background work to stop at shutdown, after in-flight listeners are done (the Home feed).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Done a batch at a time, as they come in a burst: people's DMs to the bot (and where
+    # their confirmations went), and people's languages read from the database.
+    inbox: Batches[IncomingReply, Taken] = field(init=False, repr=False)
+    answers: Batches[tuple[int, str], None] = field(init=False, repr=False)
+    known_locales: Batches[tuple[str, str], str | None] = field(init=False, repr=False)
+    _locales_read: set[str] = field(default_factory=set, repr=False)  # workspaces read whole
+    # Messages that can wait for a burst of DMs to be confirmed (KPI alerts), in order.
+    notices: Batches[Notice, None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.inbox = Batches(self._take_messages, BATCH)
+        self.answers = Batches(
+            lambda answers: remember_answers(database=self.database, answers=answers), BATCH
+        )
+        self.known_locales = Batches(self._read_locales, BATCH)
+        self.notices = Batches(_in_order, BATCH, behind=self.inbox, patience=NOTICE_PATIENCE)
+
+    async def _read_locales(self, pairs: list[tuple[str, str]]) -> list[str | None]:
+        # The first time a workspace is asked about, every member's language at once: after a
+        # start, a round's burst of replies would otherwise read them a batch at a time.
+        first = {workspace_id for workspace_id, _ in pairs} - self._locales_read
+        found = await known_locales(database=self.database, people=pairs, workspaces=first)
+        self._locales_read |= first
+        for pair, locale in found.items():
+            self.locales.setdefault(pair, locale)
+        return [found.get(pair) for pair in pairs]
+
+    async def _take_messages(self, messages: list[IncomingReply]) -> list[Taken]:
+        # A batch is one write unit: it takes one turn among the writers.
+        async with self.writing:
+            return await take_messages(database=self.database, messages=messages, now=self.clock())
 
     def track(self, task: asyncio.Task[None]) -> None:
         """Remember a running listener, so shutdown can wait for it (see `drain`)."""
@@ -53,3 +97,13 @@ class Services:
         pending = [task for task in self.inflight if task is not asyncio.current_task()]
         if pending:
             await asyncio.wait(pending, timeout=DRAIN_SECONDS)
+
+
+async def _in_order(notices: list[Notice]) -> list[None]:
+    """Send notices one after the other; one that fails is logged, the others still go."""
+    for notice in notices:
+        try:
+            await notice()
+        except Exception:
+            log.exception("a notice was not sent")
+    return [None] * len(notices)

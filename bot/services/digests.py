@@ -40,7 +40,7 @@ from bot.progress import (
 )
 from bot.services.okrs import KR_COLUMNS, KrView, current_cycle_query, kr_view
 from bot.services.webhooks import record_event
-from storage.db import Database
+from storage.db import Database, column_rows
 from storage.models import (
     CheckinPrompt,
     CheckinRound,
@@ -467,10 +467,10 @@ async def _load_okrs(session: AsyncSession, loaded: _Loaded) -> None:
     loaded.moves = await _rows(session, _MOVES, **params)
 
 
-async def load_kpi_lines(session: AsyncSession, *where: Any) -> list[tuple[Kpi, KpiLine | None]]:
-    """KPIs matching `where`, each with its `KpiLine` (None before its first measurement)."""
-    rows = await session.exec(_kpi_query((Kpi, KpiMeasurement), *where))  # type: ignore[call-overload]
-    return kpi_lines(rows.all())
+async def load_kpi_lines(session: AsyncSession, *where: Any) -> dict[int, KpiLine | None]:
+    """The lines of the KPIs matching `where`, by KPI id (None before a first measurement)."""
+    rows = await column_rows(session, _kpi_query(_KPI_SERIES, *where), {})
+    return {row.id: line for row, line in kpi_lines(_kpi_pairs(rows))}
 
 
 # -- composing (pure)

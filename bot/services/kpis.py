@@ -6,6 +6,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -108,15 +110,23 @@ async def find_kpi(*, database: Database, workspace_id: str, ref: str) -> Kpi:
     return found[0]
 
 
+# Each KPI's standing measurement that counts: of its latest period, the last one logged.
+_Newer = aliased(KpiMeasurement)
+_LATEST = select(KpiMeasurement.kpi_id, KpiMeasurement.value).where(
+    col(KpiMeasurement.kpi_id).in_(bindparam("kpi_ids", expanding=True)),
+    col(KpiMeasurement.id)
+    == select(_Newer.id)
+    .where(_Newer.kpi_id == KpiMeasurement.kpi_id, col(_Newer.reverted).is_(False))
+    .order_by(col(_Newer.period).desc(), col(_Newer.created_at).desc(), col(_Newer.id).desc())
+    .limit(1)
+    .scalar_subquery(),
+)
+
+
 async def latest_kpi_values(session: AsyncSession, kpi_ids: list[int]) -> dict[int, float]:
-    """Each KPI's standing value for its latest period, in one query whatever the count (for
-    one KPI, only its latest row is read: the write path asks about one at a time)."""
-    standing = select(KpiMeasurement.kpi_id, KpiMeasurement.value).where(
-        col(KpiMeasurement.kpi_id).in_(kpi_ids), col(KpiMeasurement.reverted).is_(False)
-    )
-    if len(kpi_ids) == 1:
-        newest = (col(KpiMeasurement.period).desc(), col(KpiMeasurement.created_at).desc())
-        query = standing.order_by(*newest).limit(1)
-    else:
-        query = standing.order_by(col(KpiMeasurement.period), col(KpiMeasurement.created_at))
-    return {kpi_id: value for kpi_id, value in (await session.exec(query)).all()}
+    """Each KPI's standing value for its latest period: one statement and one row a KPI,
+    whatever the count and however long their history."""
+    if not kpi_ids:
+        return {}
+    rows = await session.exec(_LATEST, params={"kpi_ids": list(kpi_ids)})  # type: ignore[call-overload]
+    return {kpi_id: value for kpi_id, value in rows.all()}

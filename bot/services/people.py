@@ -64,11 +64,27 @@ def slack_person(user: Mapping[str, Any], default_locale: str) -> SlackPerson | 
 
 async def known_locale(*, database: Database, workspace_id: str, user_id: str) -> str | None:
     """The language remembered for a person, or None if okrbot has not asked Slack yet."""
+    pair = (workspace_id, user_id)
+    return (await known_locales(database=database, people=[pair])).get(pair)
+
+
+async def known_locales(
+    *, database: Database, people: Iterable[tuple[str, str]], workspaces: Iterable[str] = ()
+) -> dict[tuple[str, str], str]:
+    """The languages remembered for these (workspace, person) pairs and for everyone in
+    `workspaces`, in one statement; a person okrbot has not asked Slack about is left out."""
+    wanted = set(people)
+    query = select(Person.workspace_id, Person.user_id, Person.locale).where(
+        col(Person.locale).is_not(None),
+        or_(
+            col(Person.user_id).in_({user_id for _, user_id in wanted}),
+            col(Person.workspace_id).in_(set(workspaces)),
+        ),
+    )
     async with database.read() as session:
-        query = select(Person.locale).where(
-            Person.workspace_id == workspace_id, Person.user_id == user_id
-        )
-        return (await session.exec(query)).first()
+        rows = (await session.exec(query)).all()
+    whole = set(workspaces)
+    return {(w, u): locale for w, u, locale in rows if locale and (w in whole or (w, u) in wanted)}
 
 
 async def known_timezone(*, database: Database, workspace_id: str, user_id: str) -> str | None:

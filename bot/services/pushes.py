@@ -20,7 +20,7 @@ from bot.i18n import N_
 from bot.services import kpis, okrs, updates
 from bot.services.tokens import TokenHolder
 from bot.services.updates import Actor, Change
-from storage.db import Database
+from storage.db import Database, write_deferred
 from storage.models import KeyResult, Kpi, KpiMeasurement
 
 MONTHLY = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -85,6 +85,7 @@ async def apply_measurement(
     API token's (`actor_of`) or a pull source's (`bot/services/sources.py`)."""
     period = period or updates.period_of(now.date(), kpi.period)
     check_period(kpi, period)
+    await write_deferred(session, KpiMeasurement)  # an earlier value in the same unit counts
     existing = select(KpiMeasurement.id).where(
         KpiMeasurement.kpi_id == kpi.id,
         KpiMeasurement.period == period,

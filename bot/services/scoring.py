@@ -5,6 +5,7 @@ DM each KR owner gets when the cycle enters scoring. A closed KR keeps its score
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, update
@@ -225,18 +226,38 @@ class ScoresTaken:
     refused: tuple[Closed, ...] = ()
 
 
+# A scoring DM still open to an answer: sent (or answered, and open to a change of mind) in a
+# cycle not yet closed.
+_OPEN = (
+    col(ScoringPrompt.state).in_((PromptState.SENT, PromptState.ANSWERED)),
+    col(Cycle.closed_at).is_(None),
+)
 _PENDING = (
     select(ScoringPrompt, Cycle)
     .join(Cycle, col(Cycle.id) == ScoringPrompt.cycle_id)
     .where(
         ScoringPrompt.workspace_id == bindparam("workspace_id"),
         ScoringPrompt.user_id == bindparam("user_id"),
-        col(ScoringPrompt.state).in_((PromptState.SENT, PromptState.ANSWERED)),
-        col(Cycle.closed_at).is_(None),
+        *_OPEN,
     )
     .order_by(col(ScoringPrompt.id).desc())
     .limit(1)
 )
+
+
+async def awaiting_scores(
+    database: Database, messages: Sequence[IncomingReply]
+) -> set[tuple[str, str]]:
+    """(workspace, person) of the messages' writers whose scoring DM is open: only their
+    messages may be scores (`take_scores`). One statement for any number of messages."""
+    query = (
+        select(ScoringPrompt.workspace_id, ScoringPrompt.user_id)
+        .join(Cycle, col(Cycle.id) == ScoringPrompt.cycle_id)
+        .where(col(ScoringPrompt.user_id).in_({message.user_id for message in messages}), *_OPEN)
+    )
+    async with database.read() as session:
+        found = set((await session.exec(query)).all())
+    return {(m.workspace_id, m.user_id) for m in messages} & found
 
 
 async def take_scores(

@@ -27,7 +27,7 @@ from bot.services.alerts import KpiAlert, claim_in
 from bot.services.kpis import latest_kpi_values
 from bot.services.okrs import find_kr_in
 from bot.services.webhooks import any_webhook, note_webhooks, record_event
-from storage.db import Database, in_session, insert_later, keep
+from storage.db import Database, in_session, insert_later, keep, update_later, write_deferred
 from storage.models import (
     Cycle,
     Initiative,
@@ -156,6 +156,28 @@ async def preload_krs(session: AsyncSession, kr_ids: Iterable[int]) -> None:
     await _kr_contexts(session, _KR_CONTEXT.where(col(KeyResult.id).in_(list(kr_ids))))
 
 
+# What `preload_kpis` read ahead for the unit: each KPI's latest value (taken once: a log
+# changes it) and the open KRs linked to it.
+_LATEST = "okrbot_latest_kpi_values"
+_LINKED = "okrbot_linked_krs"
+
+
+async def preload_kpis(session: AsyncSession, kpi_ids: Iterable[int]) -> None:
+    """Load these KPIs, their latest values and their linked KRs in three statements, for a
+    unit of work that logs several (a burst of check-in replies)."""
+    ids = sorted(set(kpi_ids))
+    if not ids:
+        return
+    keep(session, (await session.exec(select(Kpi).where(col(Kpi.id).in_(ids)))).all())
+    latest = await latest_kpi_values(session, ids)
+    session.info[_LATEST] = {kpi_id: latest.get(kpi_id) for kpi_id in ids}
+    linked: dict[int, list[tuple[KeyResult, Objective, Cycle]]] = {kpi_id: [] for kpi_id in ids}
+    query = _KR_CONTEXT.where(col(KeyResult.kpi_id).in_(ids), col(KeyResult.closed_at).is_(None))
+    for kr, objective, cycle in await _kr_contexts(session, query.order_by(col(KeyResult.id))):
+        linked[kr.kpi_id or 0].append((kr, objective, cycle))
+    session.info[_LINKED] = linked
+
+
 async def _kr_context(
     session: AsyncSession, workspace_id: str, kr_id: int
 ) -> tuple[KeyResult, Objective, Cycle]:
@@ -235,13 +257,16 @@ async def _apply_kr(
     confidence: int | None = None,
     status: str | None = None,
     note: str | None = None,
-) -> KrUpdate:
+) -> None:
     """Write one KR history row and mirror the latest values on the KR."""
-    row = KrUpdate(
+    old = kr.current
+    insert_later(  # a reply's history rows in one statement
+        session,
+        KrUpdate,
         workspace_id=kr.workspace_id,
         kr_id=kr.id or 0,
-        old_value=kr.current,
-        new_value=kr.current if value is None else value,
+        old_value=old,
+        new_value=old if value is None else value,
         confidence=confidence,
         status=status,
         note=note,
@@ -251,17 +276,16 @@ async def _apply_kr(
         reply_id=origin.reply_id,
         message_ts=origin.message_ts,
     )
-    insert_later(session, row)  # a reply's history rows in one statement
-    if value is not None:
-        kr.current = value
-    if confidence is not None:
-        kr.confidence = confidence
     # An explicit status holds until the owner's next check-in says otherwise.
-    kr.status = status
-    kr.updated_at = utcnow()
-    session.add(kr)
-    await _kr_updated(session, kr, row.old_value, actor.user_id, actor.source, note)
-    return row
+    update_later(
+        session,
+        kr,
+        current=old if value is None else value,
+        confidence=kr.confidence if confidence is None else confidence,
+        status=status,
+        updated_at=utcnow(),
+    )
+    await _kr_updated(session, kr, old, actor.user_id, actor.source, note)
 
 
 async def _kr_updated(
@@ -428,19 +452,19 @@ async def apply_kpi_log(
         )
     period = period or period_of(now.date(), kpi.period)
     old = await _latest_value(session, kpi_id)
-    session.add(
-        KpiMeasurement(
-            workspace_id=kpi.workspace_id,
-            kpi_id=kpi_id,
-            period=period,
-            value=value,
-            note=note,
-            author_id=actor.user_id,
-            source=actor.source,
-            round_id=origin.round_id,
-            reply_id=origin.reply_id,
-            message_ts=origin.message_ts,
-        )
+    insert_later(  # read back only by the unit's alert claim (`with_alerts`), which inserts it
+        session,
+        KpiMeasurement,
+        workspace_id=kpi.workspace_id,
+        kpi_id=kpi_id,
+        period=period,
+        value=value,
+        note=note,
+        author_id=actor.user_id,
+        source=actor.source,
+        round_id=origin.round_id,
+        reply_id=origin.reply_id,
+        message_ts=origin.message_ts,
     )
     status = kpi_status(value, target=kpi.target, warn=kpi.warn, direction=kpi.direction)
     changes = [Change("kpi", kpi_id, kpi.name, kpi.unit, old, value, None, status)]
@@ -453,6 +477,10 @@ async def _may_log(session: AsyncSession, kpi: Kpi, user_id: str) -> bool:
 
 
 async def _latest_value(session: AsyncSession, kpi_id: int) -> float | None:
+    preloaded = session.info.get(_LATEST, {})
+    if kpi_id in preloaded:
+        return preloaded.pop(kpi_id)  # good once: the log about to be written changes it
+    await write_deferred(session, KpiMeasurement)
     return (await latest_kpi_values(session, [kpi_id])).get(kpi_id)
 
 
@@ -461,8 +489,10 @@ async def _move_linked_krs(
 ) -> list[Change]:
     """KRs linked to the KPI take its new value; their history says it came from the KPI."""
     # A closed KR keeps its final value; the KR carried over from it follows the KPI instead.
-    query = _KR_CONTEXT.where(KeyResult.kpi_id == kpi.id, col(KeyResult.closed_at).is_(None))
-    rows = await _kr_contexts(session, query)
+    rows = session.info.get(_LINKED, {}).get(kpi.id)
+    if rows is None:
+        query = _KR_CONTEXT.where(KeyResult.kpi_id == kpi.id, col(KeyResult.closed_at).is_(None))
+        rows = await _kr_contexts(session, query.order_by(col(KeyResult.id)))
     linked = Actor(actor.workspace_id, actor.user_id, Source.KPI, actor.authorized)
     changes = []
     for kr, _, cycle in rows:

@@ -148,7 +148,9 @@ async def record_event(
             "created_at": now.isoformat(),
             "data": dict(data),
         }
-        row = WebhookDelivery(
+        insert_later(
+            session,
+            WebhookDelivery,
             delivery_id=delivery_id,
             workspace_id=workspace_id,
             webhook_id=webhook_id,
@@ -157,7 +159,6 @@ async def record_event(
             created_at=now,
             next_attempt_at=now,
         )
-        insert_later(session, row)
 
 
 def any_webhook(workspace_id: Any) -> Label[bool]:

@@ -20,7 +20,7 @@ Nothing here talks to Slack: the jobs and handlers send, then report back.
 """
 
 from bot.services.checkins.away import parse_until, set_away
-from bot.services.checkins.members import Objectives, member_items
+from bot.services.checkins.members import member_items
 from bot.services.checkins.model import (
     DEACTIVATED,
     GRACE,
@@ -59,7 +59,12 @@ from bot.services.checkins.reminders import (
     missed_slot,
     release_reminder,
 )
-from bot.services.checkins.replies import remember_answer, retake_reply, take_reply
+from bot.services.checkins.replies import (
+    remember_answers,
+    retake_reply,
+    take_replies,
+    take_reply,
+)
 from bot.services.checkins.rounds import (
     abandoned_teams,
     beat,
@@ -88,7 +93,6 @@ __all__ = [
     "Choice",
     "Delivery",
     "IncomingReply",
-    "Objectives",
     "Refusal",
     "Reminder",
     "ReplyResult",
@@ -116,11 +120,12 @@ __all__ = [
     "release_prompt",
     "release_reminder",
     "release_round",
-    "remember_answer",
+    "remember_answers",
     "retake_reply",
     "round_key",
     "sent_count",
     "set_away",
+    "take_replies",
     "take_reply",
     "team_workspace",
 ]

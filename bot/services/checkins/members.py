@@ -6,16 +6,17 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.domain import Role
 from bot.progress import KpiStatus, expected_progress, kpi_status
 from bot.services.checkins.model import OPEN_INITIATIVES, CheckinItem
 from bot.services.kpis import latest_kpi_values
-from bot.services.okrs import current_cycle, kr_view
+from bot.services.okrs import KR_COLUMNS, current_cycle, kr_view
 from bot.services.updates import period_of
+from storage.db import column_rows
 from storage.models import (
     Cycle,
     Initiative,
@@ -70,59 +71,84 @@ async def items_in_cycle(
     cycle: Cycle | None,
 ) -> tuple[CheckinItem, ...]:
     """`member_items` for a cycle the caller has already looked up."""
-    objectives = select(Objective.id).where(Objective.workspace_id == workspace_id)
-    if cycle is not None:
-        objectives = objectives.where(Objective.cycle_id == cycle.id)
-    if team_id is not None:
-        objectives = objectives.where(Objective.team_id == team_id)
+    found = await items_of_members(session, workspace_id, [(user_id, team_id)], now, cycle)
+    return found[user_id, team_id]
+
+
+async def items_of_members(
+    session: AsyncSession,
+    workspace_id: str,
+    wants: Iterable[tuple[str, int | None]],
+    now: dt.datetime,
+    cycle: Cycle | None,
+) -> dict[tuple[str, int | None], tuple[CheckinItem, ...]]:
+    """`member_items` of several (member, team) pairs at once (team None: all teams), in
+    three statements whatever their number: a burst of replies reads them together."""
+    wanted = set(wants)
+    users = sorted({user_id for user_id, _ in wanted})
     expected = expected_progress(cycle.start, cycle.end, now) if cycle else 0.0
-    krs = await _kr_items(session, user_id, objectives, expected)
-    kpis = await _kpi_items(session, workspace_id, user_id, team_id, now)
-    initiatives = await _initiative_items(session, user_id, objectives)
-    numbered = enumerate([*krs, *kpis, *initiatives], start=1)
-    return tuple(dataclasses.replace(item, n=n) for n, item in numbered)
+    krs = await _kr_items(session, workspace_id, users, cycle, expected)
+    kpis = await _kpi_items(session, workspace_id, users, now)
+    initiatives = await _initiative_items(session, workspace_id, users, cycle)
+    found = {}
+    for user_id, team_id in wanted:
+        own = [
+            item
+            for team, owner, item in [*krs, *kpis, *initiatives]
+            if owner == user_id and (team_id is None or team == team_id)
+        ]
+        numbered = enumerate(own, start=1)
+        found[user_id, team_id] = tuple(dataclasses.replace(item, n=n) for n, item in numbered)
+    return found
 
 
-Objectives = SelectOfScalar[int | None]
+# (team id, owner, item): what the three item statements give, in the prompt's order.
+Owned = list[tuple[int, str, CheckinItem]]
+
+
+def _in_cycle(workspace_id: str, cycle: Cycle | None) -> list[ColumnElement[bool]]:
+    where = [Objective.workspace_id == workspace_id]
+    return where + ([Objective.cycle_id == cycle.id] if cycle is not None else [])
 
 
 async def _kr_items(
-    session: AsyncSession, user_id: str, objectives: Objectives, expected: float
-) -> list[CheckinItem]:
+    session: AsyncSession,
+    workspace_id: str,
+    users: list[str],
+    cycle: Cycle | None,
+    expected: float,
+) -> Owned:
     query = (
-        select(KeyResult)
+        select(*KR_COLUMNS, KeyResult.aliases, Objective.team_id)
         .join(Objective, col(Objective.id) == KeyResult.objective_id)
-        .where(col(KeyResult.objective_id).in_(objectives), KeyResult.owner_id == user_id)
+        .where(*_in_cycle(workspace_id, cycle), col(KeyResult.owner_id).in_(users))
         .order_by(col(Objective.position), col(KeyResult.position), col(KeyResult.id))
     )
     items = []
-    for kr in (await session.exec(query)).all():
+    for kr in await column_rows(session, query, {}):
         view = kr_view(kr, expected)
-        items.append(
-            CheckinItem(
-                n=0,
-                kind="kr",
-                ref_id=kr.id or 0,
-                title=kr.title,
-                unit=kr.unit,
-                short_id=view.short_id,
-                aliases=tuple(kr.aliases),
-                last=kr.current,
-                target=kr.target,
-                progress=view.progress,
-                exceeded=view.exceeded,
-                status=view.status,
-            )
+        item = CheckinItem(
+            n=0,
+            kind="kr",
+            ref_id=kr.id,
+            title=kr.title,
+            unit=kr.unit,
+            short_id=view.short_id,
+            aliases=tuple(kr.aliases),
+            last=kr.current,
+            target=kr.target,
+            progress=view.progress,
+            exceeded=view.exceeded,
+            status=view.status,
         )
+        items.append((kr.team_id, kr.owner_id, item))
     return items
 
 
 async def _kpi_items(
-    session: AsyncSession, workspace_id: str, user_id: str, team_id: int | None, now: dt.datetime
-) -> list[CheckinItem]:
-    query = select(Kpi).where(Kpi.workspace_id == workspace_id, Kpi.owner_id == user_id)
-    if team_id is not None:
-        query = query.where(Kpi.team_id == team_id)
+    session: AsyncSession, workspace_id: str, users: list[str], now: dt.datetime
+) -> Owned:
+    query = select(Kpi).where(Kpi.workspace_id == workspace_id, col(Kpi.owner_id).in_(users))
     kpis = (await session.exec(query.order_by(col(Kpi.id)))).all()
     latest = await latest_kpi_values(session, [kpi.id or 0 for kpi in kpis])
     items = []
@@ -131,38 +157,41 @@ async def _kpi_items(
         status: KpiStatus | None = None
         if last is not None:
             status = kpi_status(last, target=kpi.target, warn=kpi.warn, direction=kpi.direction)
-        period = period_of(now.date(), kpi.period)
-        items.append(
-            CheckinItem(
-                n=0,
-                kind="kpi",
-                ref_id=kpi.id or 0,
-                title=kpi.name,
-                unit=kpi.unit,
-                aliases=tuple(kpi.aliases),
-                last=last,
-                target=kpi.target,
-                status=status,
-                period=period,
-            )
+        item = CheckinItem(
+            n=0,
+            kind="kpi",
+            ref_id=kpi.id or 0,
+            title=kpi.name,
+            unit=kpi.unit,
+            aliases=tuple(kpi.aliases),
+            last=last,
+            target=kpi.target,
+            status=status,
+            period=period_of(now.date(), kpi.period),
         )
+        items.append((kpi.team_id, kpi.owner_id or "", item))
     return items
 
 
 async def _initiative_items(
-    session: AsyncSession, user_id: str, objectives: Objectives
-) -> list[CheckinItem]:
+    session: AsyncSession, workspace_id: str, users: list[str], cycle: Cycle | None
+) -> Owned:
     query = (
-        select(Initiative, KeyResult.number)
+        select(Initiative, KeyResult.number, Objective.team_id)
         .join(KeyResult, col(KeyResult.id) == Initiative.kr_id)
+        .join(Objective, col(Objective.id) == KeyResult.objective_id)
         .where(
-            col(KeyResult.objective_id).in_(objectives),
-            Initiative.owner_id == user_id,
+            *_in_cycle(workspace_id, cycle),
+            col(Initiative.owner_id).in_(users),
             col(Initiative.status).in_(OPEN_INITIATIVES),
         )
         .order_by(col(Initiative.id))
     )
     return [
-        CheckinItem(0, "initiative", i.id or 0, i.title, short_id=f"KR-{n}", status=i.status)
-        for i, n in (await session.exec(query)).all()
+        (
+            team,
+            i.owner_id or "",
+            CheckinItem(0, "initiative", i.id or 0, i.title, short_id=f"KR-{n}", status=i.status),
+        )
+        for i, n, team in (await session.exec(query)).all()
     ]

@@ -113,6 +113,7 @@ class IncomingReply:
     text: str
     event_id: str | None = None
     thread_ts: str | None = None
+    edited: bool = False  # an edit of a message sent before
 
 
 @dataclass(frozen=True)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import PromptState, Source
 from bot.replies import ItemUpdate, Reading, read_reply
-from bot.services.checkins.members import _person, items_in_cycle
+from bot.services.checkins.members import _people, items_of_members
 from bot.services.checkins.model import NO_ITEMS, CheckinItem, IncomingReply, ReplyResult, _Applied
 from bot.services.checkins.questions import asks_of
 from bot.services.checkins.recording import apply_item
@@ -22,11 +23,12 @@ from bot.services.okrs import current_cycle
 from bot.services.updates import (
     Actor,
     Origin,
+    preload_kpis,
     preload_krs,
     revert_reply,
     with_alerts,
 )
-from storage.db import Database
+from storage.db import Database, keep
 from storage.models import (
     CheckinPrompt,
     CheckinRound,
@@ -43,15 +45,29 @@ async def take_reply(
     *, database: Database, message: IncomingReply, now: dt.datetime
 ) -> ReplyResult | None:
     """Read a DM and record what it says. None for a Slack retry or a message already recorded
-    (event id and (channel, ts) are unique rows).
+    (event id and (channel, ts) are unique rows)."""
+    (result,) = await take_replies(database=database, messages=[message], now=now)
+    return result
 
-    The reading (the member's items, the reader) is done in a read unit; only recording it
-    takes a write unit, so a burst of replies queues for the writer as briefly as it can."""
-    reading = await _read(database, message, now)
+
+async def take_replies(
+    *, database: Database, messages: Sequence[IncomingReply], now: dt.datetime
+) -> list[ReplyResult | None]:
+    """`take_reply` for several DMs at once, in one read unit and one write unit: a burst of
+    replies pays for its statements once a batch, not once a reply.
+
+    The reading (the members' items, the reader) is done in the read unit; only recording it
+    takes the write unit, so the batch holds the writer as briefly as it can. A batch that
+    meets a retry recorded meanwhile by another replica is taken again one reply at a time."""
+    if not messages:
+        return []
+    readings = await _read(database, messages, now)
     try:
-        return await database.transact(lambda session: _record_new(session, message, reading))
+        return await database.transact(lambda session: _record_new(session, messages, readings))
     except IntegrityError:
-        return None
+        if len(messages) == 1:
+            return [None]
+    return [await take_reply(database=database, message=message, now=now) for message in messages]
 
 
 async def retake_reply(
@@ -59,7 +75,7 @@ async def retake_reply(
 ) -> ReplyResult | None:
     """An edited DM: revert what it recorded, then record the edited text in its place. A
     message never seen before is taken as new; an edit that leaves the text alone is ignored."""
-    reading = await _read(database, message, now)
+    (reading,) = await _read(database, [message], now)
     try:
         result = await database.transact(
             lambda session: _record_edit(session, message, reading, now)
@@ -88,24 +104,62 @@ class _Reading:
 _UNSEEN = ReplyResult(0, None, ())
 
 
-async def _read(database: Database, message: IncomingReply, now: dt.datetime) -> _Reading:
-    """The prompt a reply answers, the member's items, and what the reply says of them."""
+async def _read(
+    database: Database, messages: Sequence[IncomingReply], now: dt.datetime
+) -> list[_Reading]:
+    """For each reply: the prompt it answers, the member's items, and what it says of them.
+    A few statements per workspace, whatever the number of replies."""
+    context: dict[int, tuple[CheckinPrompt | None, tuple[CheckinItem, ...], Person | None]] = {}
     async with database.read() as session:
-        prompt = await _answered_prompt(session, message, now)
-        round_ = await session.get(CheckinRound, prompt.round_id) if prompt else None
-        team_id = round_.team_id if round_ else None
-        cycle = await current_cycle(session, message.workspace_id, now.date())
-        items = await items_in_cycle(
-            session, message.workspace_id, message.user_id, team_id, now, cycle
-        )
-        person = await _person(session, message.workspace_id, message.user_id)
+        for workspace_id, batch in _by_workspace(messages).items():
+            users = sorted({message.user_id for _, message in batch})
+            prompts = await _answered_prompts(session, workspace_id, users, now)
+            cycle = await current_cycle(session, workspace_id, now.date())
+            answered = {at: _answered(prompts, message) for at, message in batch}
+            wants = {(m.user_id, answered[at][1]) for at, m in batch}
+            items = await items_of_members(session, workspace_id, wants, now, cycle)
+            people = await _people(session, workspace_id, users)
+            for at, message in batch:
+                prompt, team_id = answered[at]
+                own = items[message.user_id, team_id]
+                context[at] = (prompt, own, people.get(message.user_id))
+    readings = []
+    for at, message in enumerate(messages):
+        readings.append(_reading_of(message, *context[at], now))
+        await _let_others_run()
+    return readings
+
+
+async def _let_others_run() -> None:
+    """A moment for the event loop's other tasks (the answers to the batch before, a request
+    to acknowledge) between the pieces of a batch's work: SQLite statements never suspend."""
+    await asyncio.sleep(0)
+
+
+def _by_workspace(
+    messages: Sequence[IncomingReply],
+) -> dict[str, list[tuple[int, IncomingReply]]]:
+    grouped: dict[str, list[tuple[int, IncomingReply]]] = {}
+    for at, message in enumerate(messages):
+        grouped.setdefault(message.workspace_id, []).append((at, message))
+    return grouped
+
+
+def _reading_of(
+    message: IncomingReply,
+    prompt: CheckinPrompt | None,
+    items: tuple[CheckinItem, ...],
+    person: Person | None,
+    now: dt.datetime,
+) -> _Reading:
+    round_id = prompt.round_id if prompt else None
     if not items:
-        return _Reading(None, round_.id if round_ else None, (), None, now)
+        return _Reading(None, round_id, (), None, now)
     locale = person.locale if person and person.locale else "en"
     reading = read_reply(message.text, [item.for_reader() for item in items], locale=locale)
     return _Reading(
         prompt.id if prompt else None,
-        prompt.round_id if prompt else None,
+        round_id,
         items,
         reading,
         now,
@@ -114,20 +168,97 @@ async def _read(database: Database, message: IncomingReply, now: dt.datetime) ->
 
 
 async def _record_new(
-    session: AsyncSession, message: IncomingReply, reading: _Reading
-) -> ReplyResult | None:
-    await _claim_delivery(session, message, workspace_known=bool(reading.items))
-    reply = ReplyMessage(
-        workspace_id=message.workspace_id,
-        channel_id=message.channel_id,
-        ts=message.ts,
-        user_id=message.user_id,
-        text=message.text[:40000],
-        received_at=reading.received_at,
+    session: AsyncSession, messages: Sequence[IncomingReply], readings: Sequence[_Reading]
+) -> list[ReplyResult | None]:
+    """Record the replies not recorded before (a Slack retry repeats an event id; an edit
+    racing its original repeats the message), then what each one says."""
+    taken = await _not_taken(session, messages)
+    for at in taken:
+        await _claim_delivery(session, messages[at], workspace_known=bool(readings[at].items))
+    await session.flush()  # the claims, in one statement
+    replies = await _insert_replies(session, {at: (messages[at], readings[at]) for at in taken})
+    await _preload(session, [readings[at] for at in taken])
+    applied = {}
+    for at in taken:
+        applied[at] = await _apply(session, replies[at], messages[at], readings[at])
+        await _let_others_run()
+    results: list[ReplyResult | None] = [None] * len(messages)
+    for workspace_id, batch in _by_workspace(messages).items():
+        done = [(at, applied[at]) for at, _ in batch if at in applied]
+        changes = [change for _, result in done for change in result.changes]
+        alerted = iter(await with_alerts(session, workspace_id, changes))
+        for at, result in done:
+            results[at] = dataclasses.replace(
+                result, changes=tuple(next(alerted) for _ in result.changes)
+            )
+    return results
+
+
+async def _insert_replies(
+    session: AsyncSession, new: dict[int, tuple[IncomingReply, _Reading]]
+) -> dict[int, ReplyMessage]:
+    """Insert the replies' rows in one statement, which tells their ids (the ORM would insert
+    them one by one), and the rows as recorded, by position in the batch."""
+    if not new:
+        return {}
+    rows = {
+        at: ReplyMessage(
+            workspace_id=message.workspace_id,
+            channel_id=message.channel_id,
+            ts=message.ts,
+            user_id=message.user_id,
+            text=message.text[:40000],
+            round_id=reading.round_id,
+            received_at=reading.received_at,
+        )
+        for at, (message, reading) in new.items()
+    }
+    statement = insert(ReplyMessage).returning(
+        col(ReplyMessage.id), col(ReplyMessage.channel_id), col(ReplyMessage.ts)
     )
-    session.add(reply)
-    await session.flush()  # a retried delivery fails here, on its event id
-    return await _apply(session, reply, message, reading)
+    values = [row.model_dump(exclude={"id"}) for row in rows.values()]
+    connection = await session.connection()
+    ids = {(c, ts): i for i, c, ts in (await connection.execute(statement, values)).all()}
+    for row in rows.values():
+        row.id = ids[row.channel_id, row.ts]
+    return rows
+
+
+async def _not_taken(session: AsyncSession, messages: Sequence[IncomingReply]) -> list[int]:
+    """Positions of the messages neither claimed by their event id nor recorded yet, the
+    first of any repeated within the batch."""
+    events = [m.event_id for m in messages if m.event_id is not None]
+    claimed: set[str | None] = set()
+    if events:
+        query = select(SlackEvent.event_id).where(col(SlackEvent.event_id).in_(events))
+        claimed.update((await session.exec(query)).all())
+    places = select(ReplyMessage.channel_id, ReplyMessage.ts).where(
+        col(ReplyMessage.channel_id).in_({m.channel_id for m in messages}),
+        col(ReplyMessage.ts).in_({m.ts for m in messages}),
+    )
+    recorded = set((await session.exec(places)).all())
+    taken = []
+    for at, message in enumerate(messages):
+        place = (message.channel_id, message.ts)
+        if message.event_id in claimed or place in recorded:
+            continue
+        if message.event_id is not None:
+            claimed.add(message.event_id)
+        recorded.add(place)
+        taken.append(at)
+    return taken
+
+
+async def _preload(session: AsyncSession, readings: Sequence[_Reading]) -> None:
+    """What applying these readings reads, in a statement a kind: the KRs and KPIs they
+    name (with what `updates` needs of them) and the prompts they answer."""
+    items = [item for reading in readings if reading.reading for item in reading.items]
+    await preload_krs(session, [item.ref_id for item in items if item.kind == "kr"])
+    await preload_kpis(session, [item.ref_id for item in items if item.kind == "kpi"])
+    prompt_ids = [reading.prompt_id for reading in readings if reading.prompt_id is not None]
+    if prompt_ids:
+        query = select(CheckinPrompt).where(col(CheckinPrompt.id).in_(prompt_ids))
+        keep(session, (await session.exec(query)).all())
 
 
 async def _record_edit(
@@ -142,8 +273,13 @@ async def _record_edit(
         return None
     await revert_reply(session, reply.id or 0)
     reply.text, reply.edited_at, reply.undone_at = message.text[:40000], now, None
+    reply.round_id = reading.round_id if reading.round_id is not None else reply.round_id
     session.add(reply)
-    return await _apply(session, reply, message, reading)
+    await session.flush()  # the reverted values, before the KRs are read again
+    await _preload(session, [reading])
+    result = await _apply(session, reply, message, reading)
+    changes = await with_alerts(session, message.workspace_id, list(result.changes))
+    return dataclasses.replace(result, changes=tuple(changes))
 
 
 async def _claim_delivery(
@@ -167,8 +303,6 @@ async def _apply(
     session: AsyncSession, reply: ReplyMessage, message: IncomingReply, read: _Reading
 ) -> ReplyResult:
     """Record what the reading found: the items' updates, the prompt answered."""
-    reply.round_id = read.round_id if read.round_id is not None else reply.round_id
-    session.add(reply)
     if read.reading is None:
         return ReplyResult(reply.id or 0, reply.round_id, (), answer_ts=reply.answer_ts)
     reading, now = read.reading, read.received_at
@@ -180,12 +314,11 @@ async def _apply(
         _mark_answered(session, prompt, reading, now)
     if read.deactivated:
         await _reactivate(session, message.workspace_id, message.user_id)
-    changes = await with_alerts(session, message.workspace_id, applied.changes)
     return ReplyResult(
         reply.id or 0,
         reply.round_id,
         read.items,
-        tuple(changes),
+        tuple(applied.changes),
         reading.unread,
         reading.skip,
         reading.no_change,
@@ -195,17 +328,16 @@ async def _apply(
     )
 
 
-async def _answered_prompt(
-    session: AsyncSession, message: IncomingReply, now: dt.datetime
-) -> CheckinPrompt | None:
-    """The prompt a reply answers: the one it is threaded under, else the member's latest in an
-    open round. None outside a round (after the close, replies still count, without a round)."""
+async def _answered_prompts(
+    session: AsyncSession, workspace_id: str, users: list[str], now: dt.datetime
+) -> list[tuple[CheckinPrompt, int]]:
+    """These members' prompts in open rounds, latest first, each with its round's team."""
     query = (
-        select(CheckinPrompt)
+        select(CheckinPrompt, CheckinRound.team_id)
         .join(CheckinRound, col(CheckinRound.id) == CheckinPrompt.round_id)
         .where(
-            CheckinPrompt.workspace_id == message.workspace_id,
-            CheckinPrompt.user_id == message.user_id,
+            CheckinPrompt.workspace_id == workspace_id,
+            col(CheckinPrompt.user_id).in_(users),
             col(CheckinPrompt.state).in_(
                 [PromptState.CLAIMED, PromptState.SENT, PromptState.ANSWERED, PromptState.SKIPPED]
             ),
@@ -214,9 +346,18 @@ async def _answered_prompt(
         )
         .order_by(col(CheckinPrompt.claimed_at).desc(), col(CheckinPrompt.id).desc())
     )
-    prompts = (await session.exec(query)).all()
-    threaded = [p for p in prompts if message.thread_ts and p.message_ts == message.thread_ts]
-    return (threaded or list(prompts) or [None])[0]
+    return list((await session.exec(query)).all())
+
+
+def _answered(
+    prompts: Sequence[tuple[CheckinPrompt, int]], message: IncomingReply
+) -> tuple[CheckinPrompt | None, int | None]:
+    """The prompt a reply answers, and its team: the one it is threaded under, else the
+    member's latest in an open round. None outside a round (after the close, replies still
+    count, without a round, about the member's items in every team)."""
+    own = [(p, team_id) for p, team_id in prompts if p.user_id == message.user_id]
+    threaded = [(p, t) for p, t in own if message.thread_ts and p.message_ts == message.thread_ts]
+    return (threaded or own or [(None, None)])[0]
 
 
 def _mark_answered(
@@ -251,7 +392,6 @@ async def _apply_reading(
     if reading.skip:
         return applied
     by_number = {item.n: item for item in items}
-    await preload_krs(session, [item.ref_id for item in items if item.kind == "kr"])
     for update_ in reading.updates:
         item = by_number.get(update_.n)
         if item is not None:
@@ -269,9 +409,16 @@ async def _apply_reading(
     return applied
 
 
-async def remember_answer(*, database: Database, reply_id: int, answer_ts: str) -> None:
-    """Where the bot's confirmation of a reply is, so an edit updates it in place."""
+async def remember_answers(*, database: Database, answers: Sequence[tuple[int, str]]) -> list[None]:
+    """Where the bot's confirmation of each reply is, `(reply id, answer ts)`, so an edit
+    updates it in place; one statement for all of them."""
+    statement = (
+        update(ReplyMessage)
+        .where(col(ReplyMessage.id) == bindparam("reply_id"))
+        .values(answer_ts=bindparam("answer_ts"))
+    )
     async with database.session() as session:
-        await session.exec(
-            update(ReplyMessage).where(col(ReplyMessage.id) == reply_id).values(answer_ts=answer_ts)
-        )
+        connection = await session.connection()
+        params = [{"reply_id": reply_id, "answer_ts": ts} for reply_id, ts in answers]
+        await connection.execute(statement, params)
+    return [None] * len(answers)
