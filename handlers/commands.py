@@ -31,6 +31,8 @@ QUEUED = N_("Busy moment: your request is queued, and my answer will follow here
 # Subcommands never queued behind the commands that write: those that only read, and `add`,
 # whose modal must open within 3 s of its trigger.
 WAIT_FOR_NOTHING = {"status", "tree", "mine", "help", "history", "add"}
+# Subcommands whose writes take their turn a batch at a time (`Services.kr_updates`).
+IN_BATCHES = {"update"}
 
 OKR_SUBCOMMANDS: dict[str, Subcommand] = {**okr.SUBCOMMANDS, **checkin.SUBCOMMANDS}
 KPI_SUBCOMMANDS: dict[str, Subcommand] = {**kpi.SUBCOMMANDS}
@@ -74,7 +76,7 @@ async def _run_subcommand(
     handler = table.get(word)
     # Commands that write take turns a few at a time: a backlog of them would otherwise crowd
     # the event loop and keep reads (and the database's writer) waiting.
-    writes = handler is not None and word not in WAIT_FOR_NOTHING
+    writes = handler is not None and word not in WAIT_FOR_NOTHING | IN_BATCHES
     async with services_of(context).writing if writes else nullcontext():
         who = await caller(context, client, command["user_id"])
         if handler is None:

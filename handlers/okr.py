@@ -12,7 +12,7 @@ from bot.blocks.tree import build_tree
 from bot.blocks.updates import build_changes, build_history, build_mine, build_scored
 from bot.commandtext import ValueText, read_score, read_value, split_reference
 from bot.domain import Source
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, OkrbotError
 from bot.i18n import N_, t
 from bot.services import closing, okrs, scoring, tree, updates
 from bot.services.container import Services
@@ -104,13 +104,11 @@ async def update(who: Caller, rest: str, context: AsyncBoltContext, respond: Asy
             )
         return found
 
-    change = await updates.update_named_kr(
-        database=services.database,
-        actor=updates.Actor(who.workspace_id, who.user_id, Source.COMMAND),
-        ref=ref,
-        read=read,
-        now=services.clock(),
-    )
+    actor = updates.Actor(who.workspace_id, who.user_id, Source.COMMAND)
+    # A burst of updates is recorded a batch at a time, in one write unit.
+    change = await services.kr_updates.submit(updates.NamedUpdate(actor, ref, read))
+    if isinstance(change, OkrbotError):
+        raise change
     await respond(**build_changes([change], who.locale).as_kwargs(), response_type="ephemeral")
     home_changed(context, who)
 

@@ -15,14 +15,15 @@ import pytest
 from sqlalchemy import exc, func, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 import storage.db
 from bot.sandbox import Sandbox, sandbox
 from bot.seed import load_seed
 from bot.services.container import WRITING
 from storage.db import Database, DatabaseUnavailable, async_url, is_sqlite, is_transient
-from storage.models import KeyResult, KrUpdate
+from storage.models import KeyResult, KrUpdate, ReplyMessage
+from tests.support.statements import statements
 from tests.test_app_http import text_of
 
 NOW = dt.datetime(2026, 11, 16, 3, 0, tzinfo=dt.UTC)
@@ -214,6 +215,27 @@ async def test_a_burst_of_updates_is_answered_and_kept(box: Sandbox) -> None:
     assert kr.current in values
 
 
+async def test_a_burst_of_updates_with_refusals_keeps_the_others(box: Sandbox) -> None:
+    """Updates in one write unit: a refused one (not the caller's KR, no value in the words)
+    is answered with its reason and loses nothing of the others."""
+    asks = [("U0ALICE", f"update KR-1 {70 + n}") for n in range(8)]
+    asks += [("U0BOB", "update KR-1 99"), ("U0ALICE", "update KR-1 soon")]
+    with statements(box.database) as seen:
+        calls = await asyncio.gather(
+            *(box.command("/okr", text, user_id=user) for user, text in asks)
+        )
+    texts = [text_of(call) for call in calls]
+    assert all("→" in text for text in texts[:8])
+    assert "Hanya pemilik KR-1" in texts[8]  # Bob reads Indonesian
+    assert "→" not in texts[9] and "went wrong" not in texts[9]
+    async with box.database.read() as session:
+        query = select(KrUpdate.new_value).join(KeyResult).where(KeyResult.number == 1)
+        stored = sorted((await session.exec(query)).all())
+    assert stored == [70.0 + n for n in range(8)]
+    inserts = [sql for sql in seen if sql.startswith("INSERT INTO krupdate")]
+    assert 1 <= len(inserts) < 8  # several updates a write unit
+
+
 async def test_a_late_answer_is_announced_as_queued_then_follows(box: Sandbox) -> None:
     box.standin.slow("users.info", 2.5)  # a newcomer: their language is asked of Slack first
     response_url = box.standin.response_url()
@@ -246,6 +268,68 @@ async def test_a_reply_takes_its_turn_with_the_commands_that_write(box: Sandbox)
         "chat.postMessage", where=lambda call: call.params.get("thread_ts") == ts
     )
     assert "76" in json.dumps(call.params)
+
+
+# Members of the seed with a KR as their item 1.
+MEMBERS = ("U0ALICE", "U0BOB", "U0DEWI", "U0EVAN", "U0GITA")
+
+
+async def test_a_burst_of_replies_is_recorded_a_batch_at_a_time_each_confirmed(
+    box: Sandbox,
+) -> None:
+    """Ten replies at once (two from each member): each recorded with its own update and
+    confirmed in its own thread, in fewer write units than replies."""
+    writers = MEMBERS * 2
+    with statements(box.database) as seen:
+        answers = await asyncio.gather(
+            *(box.sender.message_im(user, f"1: {70 + n}") for n, user in enumerate(writers))
+        )
+        sent = {answer.payload["event"]["ts"]: n for n, answer in enumerate(answers)}
+        calls = await box.standin.wait_for(
+            "chat.postMessage",
+            count=len(writers),
+            where=lambda call: call.params.get("thread_ts") in sent,
+        )
+    assert sorted(call.params["thread_ts"] for call in calls) == sorted(sent)
+    for call in calls:  # each confirmation tells its own reply's value
+        assert f"{70 + sent[call.params['thread_ts']]}" in json.dumps(call.params)
+    async with box.database.read() as session:
+        query = (
+            select(ReplyMessage.ts, KrUpdate.new_value)
+            .join(KrUpdate, col(KrUpdate.reply_id) == ReplyMessage.id)
+            .where(col(ReplyMessage.ts).in_(list(sent)))
+        )
+        recorded = dict((await session.exec(query)).all())
+    assert recorded == {ts: 70.0 + n for ts, n in sent.items()}
+    inserts = [sql for sql in seen if sql.startswith("INSERT INTO replymessage")]
+    assert 1 <= len(inserts) < len(writers)
+
+
+async def test_a_retry_in_the_same_batch_as_its_original_is_recorded_once(box: Sandbox) -> None:
+    first, retry = await asyncio.gather(
+        box.sender.message_im("U0ALICE", "1: 77", ts="1763262000.000100", event_id="EvTWICE"),
+        box.sender.message_im(
+            "U0ALICE", "1: 77", ts="1763262000.000100", event_id="EvTWICE", retry_num=1
+        ),
+    )
+    assert first.status == retry.status == 200
+    await box.standin.wait_for(
+        "chat.postMessage", where=lambda call: call.params.get("thread_ts") == "1763262000.000100"
+    )
+    await asyncio.sleep(0.3)  # time for a second confirmation, were there one
+    thread = [
+        call
+        for call in box.standin.calls_to("chat.postMessage")
+        if call.params.get("thread_ts") == "1763262000.000100"
+    ]
+    assert len(thread) == 1
+    async with box.database.read() as session:
+        query = (
+            select(func.count())
+            .select_from(ReplyMessage)
+            .where(ReplyMessage.ts == "1763262000.000100")
+        )
+        assert (await session.exec(query)).one() == 1
 
 
 @pytest.mark.parametrize("pinged", ["when idle", "always"])

@@ -9,11 +9,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.config import Settings
+from bot.errors import OkrbotError
 from bot.metrics import Metrics
 from bot.responder import SharedSession
 from bot.services.checkins import IncomingReply, remember_answers
 from bot.services.inbox import Taken, take_messages
 from bot.services.people import known_locales
+from bot.services.updates import Change, NamedUpdate, update_named_krs
 from storage.db import Batches, Database, Slots
 from storage.models import utcnow
 
@@ -50,6 +52,8 @@ class Services:
     inbox: Batches[IncomingReply, Taken] = field(init=False, repr=False)
     answers: Batches[tuple[int, str], None] = field(init=False, repr=False)
     known_locales: Batches[tuple[str, str], str | None] = field(init=False, repr=False)
+    # `/okr update`s, recorded a batch at a time (handlers/okr.py).
+    kr_updates: Batches[NamedUpdate, Change | OkrbotError] = field(init=False, repr=False)
     _locales_read: set[str] = field(default_factory=set, repr=False)  # workspaces read whole
     # Messages that can wait for a burst of DMs to be confirmed (KPI alerts), in order.
     notices: Batches[Notice, None] = field(init=False, repr=False)
@@ -60,6 +64,7 @@ class Services:
             lambda answers: remember_answers(database=self.database, answers=answers), BATCH
         )
         self.known_locales = Batches(self._read_locales, BATCH)
+        self.kr_updates = Batches(self._update_krs, BATCH)
         self.notices = Batches(_in_order, BATCH, behind=self.inbox, patience=NOTICE_PATIENCE)
 
     async def _read_locales(self, pairs: list[tuple[str, str]]) -> list[str | None]:
@@ -71,6 +76,12 @@ class Services:
         for pair, locale in found.items():
             self.locales.setdefault(pair, locale)
         return [found.get(pair) for pair in pairs]
+
+    async def _update_krs(self, requests: list[NamedUpdate]) -> list[Change | OkrbotError]:
+        async with self.writing:  # a batch is one write unit: one turn among the writers
+            return await update_named_krs(
+                database=self.database, requests=requests, now=self.clock()
+            )
 
     async def _take_messages(self, messages: list[IncomingReply]) -> list[Taken]:
         # A batch is one write unit: it takes one turn among the writers.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.commandtext import ValueText
 from bot.domain import Role, Source
-from bot.errors import Closed, NotAllowed, NotFound
+from bot.errors import Closed, NotAllowed, NotFound, OkrbotError
 from bot.i18n import N_
 from bot.progress import KpiStatus, KrStatus, expected_progress, kpi_status, kr_progress, kr_status
 from bot.services.alerts import KpiAlert, claim_in
@@ -346,29 +346,44 @@ async def update_kr(
     return await database.transact(work)
 
 
-async def update_named_kr(
-    *,
-    database: Database,
-    actor: Actor,
-    ref: str,
-    read: Callable[[KeyResult], ValueText],
-    now: dt.datetime | None = None,
-) -> Change:
-    """`/okr update`: find the KR `ref` names (see `okrs.find_kr`) and record the value `read`
-    makes of the command's words for it, all in one write unit (finding it in a read unit of
-    its own cost more than the lookup itself). `read` raises when the words hold no value."""
+@dataclass(frozen=True)
+class NamedUpdate:
+    """One `/okr update`: who asks, the KR they name (see `okrs.find_kr`), and how to read the
+    command's words for that KR (raising when they hold no value)."""
 
-    async def work(session: AsyncSession) -> Change:
-        kr = await find_kr_in(session, actor.workspace_id, ref, actor.user_id)
-        said = read(kr)
-        return await apply_kr_update(
-            session,
-            actor=actor,
-            kr_id=kr.id or 0,
-            value=said.value,
-            note=said.rest or None,
-            now=now,
-        )
+    actor: Actor
+    ref: str
+    read: Callable[[KeyResult], ValueText]
+
+
+async def update_named_krs(
+    *, database: Database, requests: Sequence[NamedUpdate], now: dt.datetime | None = None
+) -> list[Change | OkrbotError]:
+    """`update_named_kr` for a burst of commands, in one write unit: each answered with its
+    change, or with why it was refused (no such KR, no value in the words, not theirs to
+    change, closed). A refusal comes before anything of its own is written, so the others in
+    the unit still count."""
+
+    async def work(session: AsyncSession) -> list[Change | OkrbotError]:
+        done: list[Change | OkrbotError] = []
+        for request in requests:
+            actor = request.actor
+            try:
+                kr = await find_kr_in(session, actor.workspace_id, request.ref, actor.user_id)
+                said = request.read(kr)
+                change = await apply_kr_update(
+                    session,
+                    actor=actor,
+                    kr_id=kr.id or 0,
+                    value=said.value,
+                    note=said.rest or None,
+                    now=now,
+                )
+            except OkrbotError as refused:
+                done.append(refused)
+            else:
+                done.append(change)
+        return done
 
     return await database.transact(work)
 
