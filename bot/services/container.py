@@ -22,8 +22,8 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 10.0
-# Commands that write and check-in replies being recorded, at once; the others wait their turn
-# in arrival order (handlers/commands.py, handlers/events.py).
+# Commands that write and batches of DMs or updates being recorded, at once; the others wait
+# their turn in arrival order (handlers/commands.py, the batches below).
 WRITING = 4
 # The most pieces of work done in one batch (`storage.db.Batches`); the next batch takes
 # whatever arrived meanwhile.
@@ -47,24 +47,23 @@ class Services:
     writing: Slots = field(default_factory=lambda: Slots(WRITING))
     # Background work to stop at shutdown, after in-flight listeners are done (the Home feed).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    # Done a batch at a time, as they come in a burst: people's DMs to the bot (and where
-    # their confirmations went), and people's languages read from the database.
+    # Work done a batch at a time, as it comes in a burst (`storage.db.Batches`): people's DMs
+    # to the bot, `/okr update`s, where the DMs' confirmations went, people's languages.
     inbox: Batches[IncomingReply, Taken] = field(init=False, repr=False)
+    kr_updates: Batches[NamedUpdate, Change | OkrbotError] = field(init=False, repr=False)
     answers: Batches[tuple[int, str], None] = field(init=False, repr=False)
     known_locales: Batches[tuple[str, str], str | None] = field(init=False, repr=False)
-    # `/okr update`s, recorded a batch at a time (handlers/okr.py).
-    kr_updates: Batches[NamedUpdate, Change | OkrbotError] = field(init=False, repr=False)
-    _locales_read: set[str] = field(default_factory=set, repr=False)  # workspaces read whole
     # Messages that can wait for a burst of DMs to be confirmed (KPI alerts), in order.
     notices: Batches[Notice, None] = field(init=False, repr=False)
+    _locales_read: set[str] = field(default_factory=set, repr=False)  # workspaces read whole
 
     def __post_init__(self) -> None:
         self.inbox = Batches(self._take_messages, BATCH)
+        self.kr_updates = Batches(self._update_krs, BATCH)
         self.answers = Batches(
             lambda answers: remember_answers(database=self.database, answers=answers), BATCH
         )
         self.known_locales = Batches(self._read_locales, BATCH)
-        self.kr_updates = Batches(self._update_krs, BATCH)
         self.notices = Batches(_in_order, BATCH, behind=self.inbox, patience=NOTICE_PATIENCE)
 
     async def _read_locales(self, pairs: list[tuple[str, str]]) -> list[str | None]:

@@ -64,10 +64,10 @@ async def take_replies(
     readings = await _read(database, messages, now)
     try:
         return await database.transact(lambda session: _record_new(session, messages, readings))
-    except IntegrityError:
+    except IntegrityError:  # another replica recorded one of them meanwhile
         if len(messages) == 1:
             return [None]
-    return [await take_reply(database=database, message=message, now=now) for message in messages]
+        return [await take_reply(database=database, message=m, now=now) for m in messages]
 
 
 async def retake_reply(
