@@ -444,6 +444,7 @@ class Database:
                 yield session
                 await write_deferred(session)
                 await session.commit()
+                self._versions.committed()  # a version read begun before now is too old for us
             except BaseException:
                 await session.rollback()
                 raise

@@ -8,8 +8,8 @@ other sharing the database (another replica, `okrbot import`).
 - PostgreSQL: the current snapshot (`pg_current_snapshot()`). Two snapshots that list the
   same transactions as finished and as running see the same data, so an unchanged snapshot
   means nothing committed (or aborted) since. Read on a connection of its own; callers that
-  arrive while a read is in flight share the next one, never an earlier one, so a caller
-  always sees a version taken after it asked (and after its own writes).
+  arrive while a read is in flight share it, unless this process has committed since it
+  began (they share the next one then), so a caller always sees its own writes.
 
 Either costs writers nothing. When the version cannot be read, it is None and nothing is kept.
 """
@@ -38,6 +38,8 @@ VERSION_TIMEOUT = 1.0
 class VersionSource(Protocol):
     async def read(self) -> str | None: ...
 
+    def committed(self) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -54,6 +56,9 @@ class NoVersion:
     """An in-memory SQLite database: each connection has its own, nothing to compare."""
 
     async def read(self) -> str | None:
+        return None
+
+    def committed(self) -> None:
         return None
 
     async def close(self) -> None:
@@ -81,6 +86,9 @@ class SqliteVersion:
             return None
         return f"{self._opened}:{value}"
 
+    def committed(self) -> None:
+        return None  # the version is read anew each time: nothing is shared to hold back
+
     async def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
@@ -89,15 +97,23 @@ class SqliteVersion:
 
 class PostgresVersion:
     """The server's current snapshot, read on a connection of its own. One read at a time;
-    whoever asks while one is in flight waits for the next, which all of them share."""
+    whoever asks while one is in flight shares it, unless this process committed since it
+    began: then they wait for the next, which all of them share."""
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
         self._connection: asyncpg.Connection | None = None
         self._next: asyncio.Future[str | None] | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._commits = 0  # this process's commits so far
+        self._running: tuple[asyncio.Future[str | None], int] | None = None  # and at its start
+
+    def committed(self) -> None:
+        self._commits += 1
 
     async def read(self) -> str | None:
+        if self._running is not None and self._running[1] == self._commits:
+            return await asyncio.shield(self._running[0])  # began after our last commit
         if self._next is None:
             self._next = asyncio.get_running_loop().create_future()
         waiting = self._next
@@ -108,9 +124,11 @@ class PostgresVersion:
     async def _serve(self) -> None:
         while self._next is not None:
             waiting, self._next = self._next, None
+            self._running = (waiting, self._commits)
             try:
                 waiting.set_result(await self._snapshot())
             finally:
+                self._running = None
                 if not waiting.done():  # cancelled (closing): nobody is left waiting
                     waiting.set_result(None)
 

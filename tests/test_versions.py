@@ -15,6 +15,7 @@ from bot.sandbox import Sandbox, sandbox
 from bot.seed import load_seed
 from storage.db import Database
 from storage.models import KeyResult, Workspace
+from storage.versions import PostgresVersion
 from tests.support.statements import statements
 from tests.test_app_http import text_of
 
@@ -88,3 +89,31 @@ async def test_no_version_without_a_database_to_ask() -> None:
         assert await database.data_version() is None
     finally:
         await database.dispose()
+
+
+async def test_a_read_in_flight_is_shared_unless_this_process_committed_since_it_began(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On PostgreSQL a version read is a round trip: readers arriving while one is in flight
+    share it, except after a commit of ours, which it might have missed: they wait for the
+    next read. (The server's part is held back here, to arrive at the chosen moments.)"""
+    source = PostgresVersion("postgresql://nowhere")
+    gate, served = asyncio.Event(), []
+
+    async def snapshot() -> str:
+        await gate.wait()
+        served.append(f"snapshot {len(served) + 1}")
+        return served[-1]
+
+    monkeypatch.setattr(source, "_snapshot", snapshot)
+    first = asyncio.create_task(source.read())
+    await asyncio.sleep(0.01)  # its read is in flight
+    joined = asyncio.create_task(source.read())
+    await asyncio.sleep(0.01)
+    source.committed()
+    after = asyncio.create_task(source.read())
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert await first == await joined == "snapshot 1"
+    assert await after == "snapshot 2"
+    await source.close()
