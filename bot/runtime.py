@@ -29,7 +29,7 @@ from bot.services.imports import ImportReport, import_file
 from bot.services.kpi_history import HistoryReport, import_history
 from bot.services.tokens import IssuedToken, TokenInfo
 from bot.services.webhooks import AddedWebhook, WebhookInfo
-from bot.slackclient import make_client
+from bot.slackclient import api_session, make_client
 from scheduler import jobs as checkin_jobs
 from scheduler.digest_jobs import send_digest_now, send_retrospectives, send_team_digest
 from scheduler.runner import ScheduleRunner
@@ -73,10 +73,12 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
     use_socket = settings.slack_app_token is not None if socket is None else socket
     if use_socket and settings.slack_app_token is None:
         raise ConfigError("SLACK_APP_TOKEN", "is required for Socket Mode (an xapp-… token)")
-    client = make_client(settings)
+    slack = api_session()
+    client = make_client(settings, session=slack)
     database = await open_database(settings)
     services = Services(settings=settings, database=database)
     app = build_app(settings, client=client, services=services, http=not use_socket)
+    services.closers.append(slack.close)  # after the Home feed's, which may still post
     runner = ScheduleRunner(
         services,
         client,

@@ -20,7 +20,7 @@ from bot.app import build_app
 from bot.config import Settings, load_settings
 from bot.server import EVENTS_PATH, bound_port, build_web_app, serve
 from bot.services.container import Services
-from bot.slackclient import make_client
+from bot.slackclient import api_session, make_client
 from bot.standin.sender import SignedSender
 from bot.standin.server import Call, SlackStandin
 from storage.db import Database
@@ -88,8 +88,9 @@ async def sandbox(
         if migrate:
             await upgrade(database)
         services = Services(settings=settings, database=database, clock=clock)
-        client = make_client(settings)
+        client = make_client(settings, session=api_session())
         app = build_app(settings, client=client, services=services)
+        services.closers.append(client.session.close)  # type: ignore[union-attr]
         runner: web.AppRunner = await serve(build_web_app(app, services), "127.0.0.1", 0)
         url = f"http://127.0.0.1:{bound_port(runner)}"
         try:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
+from aiohttp import (
+    ClientOSError,
+    ClientSession,
+    ClientTimeout,
+    ServerConnectionError,
+    ServerDisconnectedError,
+)
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -14,9 +20,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 
+# Seconds a Web API call may take, retries apart.
+TIMEOUT = 10
 
-def make_client(settings: Settings, *, timeout: int = 10) -> AsyncWebClient:
-    """A client that waits out 429s (honouring `Retry-After`) and retries 500/503 and resets."""
+
+def make_client(
+    settings: Settings, *, timeout: int = TIMEOUT, session: ClientSession | None = None
+) -> AsyncWebClient:
+    """A client that waits out 429s (honouring `Retry-After`) and retries 500/503 and resets.
+
+    A long-running app gives it a session (`api_session`), whose connections every call then
+    reuses; without one, slack_sdk opens and closes a session, and a connection, for each call
+    (fine for a command that makes a few)."""
     connection_errors = [
         ServerConnectionError,
         ServerDisconnectedError,
@@ -27,9 +42,17 @@ def make_client(settings: Settings, *, timeout: int = 10) -> AsyncWebClient:
         token=settings.require_bot_token(),
         base_url=settings.slack_api_url,
         timeout=timeout,
+        session=session,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2, error_types=connection_errors),
             AsyncRateLimitErrorRetryHandler(max_retry_count=8),
             AsyncServerErrorRetryHandler(max_retry_count=3),
         ],
     )
+
+
+def api_session(timeout: int = TIMEOUT) -> ClientSession:
+    """The Web API client's session for a long-running app, made in its event loop: each call
+    is held to `timeout` seconds, as slack_sdk holds a call on a session of its own. The app
+    closes it when it stops."""
+    return ClientSession(timeout=ClientTimeout(total=timeout))

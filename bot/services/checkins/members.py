@@ -90,13 +90,12 @@ async def items_of_members(
     krs = await _kr_items(session, workspace_id, users, cycle, expected)
     kpis = await _kpi_items(session, workspace_id, users, now)
     initiatives = await _initiative_items(session, workspace_id, users, cycle)
+    owned: dict[str, list[tuple[int, CheckinItem]]] = {}
+    for team, owner, item in [*krs, *kpis, *initiatives]:
+        owned.setdefault(owner, []).append((team, item))
     found = {}
     for user_id, team_id in wanted:
-        own = [
-            item
-            for team, owner, item in [*krs, *kpis, *initiatives]
-            if owner == user_id and (team_id is None or team == team_id)
-        ]
+        own = [item for team, item in owned.get(user_id, []) if team_id in (None, team)]
         numbered = enumerate(own, start=1)
         found[user_id, team_id] = tuple(dataclasses.replace(item, n=n) for n, item in numbered)
     return found
