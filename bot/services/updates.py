@@ -107,6 +107,17 @@ def _number(value: float | str | None) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def _provenance(actor: Actor, origin: Origin) -> dict[str, Any]:
+    """Who made a change, from where, and the check-in it came from: every history row says."""
+    return {
+        "author_id": actor.user_id,
+        "source": actor.source,
+        "round_id": origin.round_id,
+        "reply_id": origin.reply_id,
+        "message_ts": origin.message_ts,
+    }
+
+
 def period_of(day: dt.date, period: str) -> str:
     """The period a day falls in: `2026-11` (monthly) or `2026-W47` (weekly, ISO)."""
     if period == "weekly":
@@ -270,11 +281,7 @@ async def _apply_kr(
         confidence=confidence,
         status=status,
         note=note,
-        author_id=actor.user_id,
-        source=actor.source,
-        round_id=origin.round_id,
-        reply_id=origin.reply_id,
-        message_ts=origin.message_ts,
+        **_provenance(actor, origin),
     )
     # An explicit status holds until the owner's next check-in says otherwise.
     update_later(
@@ -475,11 +482,7 @@ async def apply_kpi_log(
         period=period,
         value=value,
         note=note,
-        author_id=actor.user_id,
-        source=actor.source,
-        round_id=origin.round_id,
-        reply_id=origin.reply_id,
-        message_ts=origin.message_ts,
+        **_provenance(actor, origin),
     )
     status = kpi_status(value, target=kpi.target, warn=kpi.warn, direction=kpi.direction)
     changes = [Change("kpi", kpi_id, kpi.name, kpi.unit, old, value, None, status)]
@@ -568,11 +571,7 @@ async def apply_initiative_status(
             old_status=old,
             new_status=status,
             note=note,
-            author_id=actor.user_id,
-            source=actor.source,
-            round_id=origin.round_id,
-            reply_id=origin.reply_id,
-            message_ts=origin.message_ts,
+            **_provenance(actor, origin),
         )
     )
     initiative.status = status
