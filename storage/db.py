@@ -319,7 +319,8 @@ class Batches(Generic[T, R]):
     """Work handed in one piece at a time and done a batch at a time: what arrives while a
     batch runs waits, in arrival order, and goes together in the next (group commit). `run`
     answers a batch with one result per piece, in order. A batch that fails is run again a
-    piece at a time, so one bad piece fails alone.
+    piece at a time, so one bad piece fails alone; but when the database itself failed it
+    (`DatabaseUnavailable`, after its retries), every piece hears so at once.
 
     Work that can wait names what it gives way to (`behind`): each of its batches starts once
     that has had nothing to do for a moment, or after `patience` seconds at most."""
@@ -385,16 +386,23 @@ class Batches(Generic[T, R]):
             for _, future in batch:
                 future.cancel()
             raise
-        except Exception as error:  # noqa: BLE001 - handed to its awaiter, who raises it
-            if len(batch) > 1:
+        except Exception as error:  # noqa: BLE001 - handed to its awaiters, who raise it
+            if len(batch) > 1 and not _fails_all(error):
                 for one in batch:
                     await self._settle([one])
-            elif not batch[0][1].done():
-                batch[0][1].set_exception(error)
+                return
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
             return
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():  # its awaiter may have been cancelled
                 future.set_result(result)
+
+
+def _fails_all(error: Exception) -> bool:
+    """A failure every piece would meet alone too: the database, not the batch."""
+    return isinstance(error, DatabaseUnavailable) or is_transient(error)
 
 
 @dataclass

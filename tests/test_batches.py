@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from storage.db import QUIET, Batches
+from storage.db import QUIET, Batches, DatabaseUnavailable
 
 
 class Doubler:
@@ -104,3 +104,18 @@ async def test_work_that_can_wait_goes_after_its_patience_even_in_a_long_burst()
     assert not busy.done()  # it did not wait for the burst to end
     hold.set()
     await busy
+
+
+async def test_a_database_that_fails_the_batch_is_told_to_every_piece_at_once() -> None:
+    """No piece would fare better alone when the database itself is away: each hears so at
+    once, instead of after one more round of retries each."""
+    calls: list[list[int]] = []
+
+    async def unavailable(pieces: list[int]) -> list[int]:
+        calls.append(list(pieces))
+        raise DatabaseUnavailable("the database did not answer")
+
+    batches = Batches(unavailable, limit=10)
+    results = await asyncio.gather(*(batches.submit(n) for n in (1, 2, 3)), return_exceptions=True)
+    assert all(isinstance(result, DatabaseUnavailable) for result in results)
+    assert calls == [[1, 2, 3]]
