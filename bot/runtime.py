@@ -73,12 +73,10 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
     use_socket = settings.slack_app_token is not None if socket is None else socket
     if use_socket and settings.slack_app_token is None:
         raise ConfigError("SLACK_APP_TOKEN", "is required for Socket Mode (an xapp-… token)")
-    slack = api_session()
-    client = make_client(settings, session=slack)
+    client = make_client(settings)
     database = await open_database(settings)
     services = Services(settings=settings, database=database)
     app = build_app(settings, client=client, services=services, http=not use_socket)
-    services.closers.append(slack.close)  # after the Home feed's, which may still post
     runner = ScheduleRunner(
         services,
         client,
@@ -102,6 +100,10 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
         token = settings.slack_app_token.get_secret_value()  # type: ignore[union-attr]
         socket_handler = AsyncSocketModeHandler(app, token)
         await socket_handler.connect_async()
+    # Up and running: from here every Web API call reuses kept-alive connections (the start-up's
+    # few opened their own), closed at the stop after the Home feed's last posts.
+    client.session = api_session()
+    services.closers.append(client.session.close)
     log.info(
         "okrbot is running (%s)",
         "Socket Mode" if use_socket else f"HTTP on port {port or settings.port}",
