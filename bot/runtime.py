@@ -30,6 +30,7 @@ from bot.services.kpi_history import HistoryReport, import_history
 from bot.services.tokens import IssuedToken, TokenInfo
 from bot.services.webhooks import AddedWebhook, WebhookInfo
 from bot.slackclient import api_session, make_client
+from bot.warmup import warm_up
 from scheduler import jobs as checkin_jobs
 from scheduler.digest_jobs import send_digest_now, send_retrospectives, send_team_digest
 from scheduler.runner import ScheduleRunner
@@ -75,6 +76,7 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
         raise ConfigError("SLACK_APP_TOKEN", "is required for Socket Mode (an xapp-… token)")
     client = make_client(settings)
     database = await open_database(settings)
+    warm_up()
     services = Services(settings=settings, database=database)
     app = build_app(settings, client=client, services=services, http=not use_socket)
     runner = ScheduleRunner(

@@ -7,8 +7,11 @@ import re
 
 import pytest
 
+from bot import i18n, warmup
 from bot.i18n import _catalog, format_day, format_number, normalize_locale, t, tn
 from bot.i18n.catalog import PACKAGES, ROOT, extract, placeholders
+from bot.replies import read_reply
+from bot.warmup import warm_up
 
 MESSAGES = sorted({message.id for message in extract() if message.id}, key=str)
 
@@ -67,3 +70,21 @@ def test_no_literal_message_hides_inside_an_f_string() -> None:
         if hidden.search(line)
     ]
     assert offenders == []
+
+
+def test_warm_up_loads_every_language_and_reads_a_whole_reply_in_each() -> None:
+    # The warm-up only spares a fresh process's first replies if it takes the reader through
+    # what they meet: CLDR numbers, scales, confidence, a note, a duration, a status.
+    _catalog.cache_clear()
+    warm_up()
+    assert _catalog.cache_info().currsize == len(i18n.LOCALES)
+    for locale in i18n.LOCALES:
+        reading = read_reply(warmup._SAMPLE_REPLY, warmup._SAMPLE_ITEMS, locale=locale)
+        assert [(u.n, u.value, u.confidence, u.status) for u in reading.updates] == [
+            (1, 1_240_500, None, None),
+            (2, 74, 8, None),
+            (3, 4.5, None, None),
+            (4, None, None, "done"),
+        ]
+        assert reading.updates[1].note == "vendor late"
+        assert not reading.unread
