@@ -150,6 +150,15 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return engine
 
 
+def sqlite_checkpoints(url: str) -> sqlite_inline.Checkpoints | None:
+    """The checkpointer of a SQLite file's log; None for PostgreSQL and in-memory SQLite."""
+    parsed = make_url(url)
+    path = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return None
+    return sqlite_inline.Checkpoints(path)
+
+
 def _checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     record.info[_CHECKED_IN] = time.monotonic()
 
@@ -430,6 +439,7 @@ class Database:
             for_reading(self.engine), class_=AsyncSession, expire_on_commit=False
         )
         self._versions = version_source(self.url)
+        self._checkpoints = sqlite_checkpoints(self.url)
         self._reads = Slots(self.read_slots)
         # The same number of write slots on SQLite: its writers take turns on the file lock
         # (`BEGIN IMMEDIATE`, waiting for it between attempts), and a single slot here
@@ -453,6 +463,8 @@ class Database:
                 await write_deferred(session)
                 await session.commit()
                 self._versions.committed()  # a version read begun before now is too old for us
+                if self._checkpoints is not None:
+                    self._checkpoints.committed()
             except BaseException:
                 await session.rollback()
                 raise
@@ -495,5 +507,7 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._checkpoints is not None:
+            await self._checkpoints.close()
         await self._versions.close()
         await self.engine.dispose()

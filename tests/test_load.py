@@ -107,6 +107,38 @@ async def test_a_sqlite_writer_waits_for_the_lock_while_the_app_goes_on(
         await database.dispose()
 
 
+async def test_sqlite_commits_leave_the_checkpoint_to_a_thread_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite only: PostgreSQL has no log for the app to tend. A commit past 1,000 pages would
+    # copy SQLite's write-ahead log into the file itself, on the event loop's thread; here the
+    # commit leaves its pages in the log, and shortly after, a thread moves them to the file.
+    monkeypatch.setattr("storage.sqlite_inline.CHECKPOINT_DELAY", 0.2)
+    path = tmp_path / "okrbot.db"
+    log = tmp_path / "okrbot.db-wal"
+    database = Database.connect(f"sqlite:///{path}")
+    try:
+        async with database.session() as session:
+            await session.exec(text("CREATE TABLE filler (x TEXT NOT NULL)"))  # type: ignore[call-overload]
+        await asyncio.sleep(0.5)
+        before = path.stat().st_size
+        async with database.session() as session:
+            rows = [{"x": f"{n:08}" + "x" * 2000} for n in range(3000)]  # about 1,500 pages
+            await session.exec(text("INSERT INTO filler (x) VALUES (:x)"), params=rows)  # type: ignore[call-overload]
+        assert path.stat().st_size == before  # the commit did not checkpoint
+        assert log.stat().st_size > 6_000_000
+        for _ in range(50):
+            if path.stat().st_size > before + 6_000_000:
+                break
+            await asyncio.sleep(0.1)
+        assert path.stat().st_size > before + 6_000_000  # the pages reached the file
+        async with database.read() as session:
+            count = (await session.exec(text("SELECT count(*) FROM filler"))).one()[0]  # type: ignore[call-overload]
+        assert count == 3000
+    finally:
+        await database.dispose()
+
+
 async def test_a_burst_larger_than_the_pool_waits_for_slots_instead_of_failing(
     db_url: str,
 ) -> None:
