@@ -41,6 +41,8 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Cycle, Workspace
 
+GC_YOUNG_THRESHOLD = 20_000
+
 log = logging.getLogger("okrbot")
 
 
@@ -97,6 +99,9 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
     # Everything loaded so far lives as long as the process: keep the cyclic garbage collector
     # from walking it again on every full collection (long pauses under load otherwise).
     gc.freeze()
+    # Collect the young generation every 20,000 new objects, not 700: a burst of 100 replies
+    # made 2 collections (14-20 ms) instead of 82 (40 ms), for a few more MB held meanwhile.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
     socket_handler = None
     if use_socket:
         token = settings.slack_app_token.get_secret_value()  # type: ignore[union-attr]
