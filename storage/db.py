@@ -234,7 +234,7 @@ def update_later(session: AsyncSession, row: SQLModel, **values: Any) -> None:
     for name, value in values.items():
         set_committed_value(row, name, value)
     pending = session.info.setdefault(_CHANGED, {}).setdefault(type(row), {})
-    key = identity_key(instance=row)
+    key = id(row)  # the session holds one object a row; the entry holds it while it counts
     _, names = pending.get(key, (row, frozenset()))
     pending[key] = (row, names | frozenset(values))
 
@@ -288,8 +288,16 @@ def keep(session: AsyncSession, rows: Iterable[Any]) -> None:
 
 def in_session(session: AsyncSession, model: type[T], row_id: int) -> T | None:
     """The row if this unit's session already holds it (no statement is run), else None."""
-    found = session.sync_session.identity_map.get(identity_key(model, row_id))
+    key = (_identity_class(model), (row_id,), None)  # what `identity_key` gives, made cheaply
+    found = session.sync_session.identity_map.get(key)
     return found if isinstance(found, model) else None
+
+
+@functools.cache
+def _identity_class(model: type[Any]) -> type[Any]:
+    """The class in `model`'s identity keys: `identity_key` inspects the mapper each time, a
+    tenth of a reply's write unit (thousands of look-ups in a burst)."""
+    return identity_key(model, 0)[0]  # type: ignore[no-any-return]
 
 
 async def column_rows(

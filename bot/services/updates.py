@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -253,9 +254,13 @@ async def kr_for_change(
 
 def _kr_status(kr: KeyResult, cycle: Cycle, now: dt.datetime) -> tuple[float, KrStatus]:
     """A KR's progress, and its status against where its cycle expects it to be by now."""
-    expected = expected_progress(cycle.start, cycle.end, now)
+    expected = _expected(cycle.start, cycle.end, now)
     progress = kr_progress(kr.start, kr.target, kr.current)
     return progress, kr_status(progress, expected, confidence=kr.confidence, explicit=kr.status)
+
+
+# A reply's KRs share a cycle and a moment: where the cycle expects them is worked out once.
+_expected = functools.lru_cache(maxsize=64)(expected_progress)
 
 
 async def _apply_kr(

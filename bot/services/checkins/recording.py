@@ -18,6 +18,7 @@ from bot.services.updates import (
     apply_kpi_log,
     apply_kr_update,
 )
+from storage.db import in_session
 from storage.models import KeyResult
 
 
@@ -72,7 +73,7 @@ async def _apply_kr(
     now: dt.datetime,
 ) -> Change:
     # A reply that names no status keeps the one the owner set before ("no change" confirms it).
-    kr = await session.get(KeyResult, item.ref_id)
+    kr = in_session(session, KeyResult, item.ref_id) or await session.get(KeyResult, item.ref_id)
     status = said.status if said.status is not None else (kr.status if kr else None)
     return await apply_kr_update(
         session,
