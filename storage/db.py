@@ -295,8 +295,8 @@ def in_session(session: AsyncSession, model: type[T], row_id: int) -> T | None:
 
 @functools.cache
 def _identity_class(model: type[Any]) -> type[Any]:
-    """The class in `model`'s identity keys: `identity_key` inspects the mapper each time, a
-    tenth of a reply's write unit (thousands of look-ups in a burst)."""
+    """The class in `model`'s identity keys: `identity_key` inspects the mapper each time,
+    about 5 % of a reply burst's write units in a profile (thousands of look-ups)."""
     return identity_key(model, 0)[0]  # type: ignore[no-any-return]
 
 

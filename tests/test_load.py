@@ -116,7 +116,7 @@ async def test_sqlite_commits_leave_the_checkpoint_to_a_thread_of_its_own(
     monkeypatch.setattr("storage.sqlite_inline.CHECKPOINT_DELAY", 0.2)
     path = tmp_path / "okrbot.db"
     log = tmp_path / "okrbot.db-wal"
-    database = Database.connect(f"sqlite:///{path}")
+    database = Database.connect("sqlite:///okrbot.db")  # relative, as by default (cwd: tmp_path)
     try:
         async with database.session() as session:
             await session.exec(text("CREATE TABLE filler (x TEXT NOT NULL)"))  # type: ignore[call-overload]
