@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # The HTTP API's per-token limit (SPEC §9): requests a second, and the burst allowed.
     okrbot_api_rate: float = Field(default=10.0, gt=0)
     okrbot_api_burst: int = Field(default=20, ge=1)
+    # Worker processes that read check-in replies while the app records the ones before
+    # (`okrbot run`; 0: read in the app's process).
+    okrbot_reader_processes: int = Field(default=1, ge=0, le=16)
     # Outgoing webhooks: how often the outbox is looked at, how long a receiver may take to
     # answer, and the first retry's delay (doubling up to an hour, for 24 h) — all in seconds.
     okrbot_webhook_poll: float = Field(default=1.0, gt=0)

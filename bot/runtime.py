@@ -80,6 +80,7 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
     database = await open_database(settings)
     warm_up()
     services = Services(settings=settings, database=database)
+    services.readers.start(settings.okrbot_reader_processes)
     app = build_app(settings, client=client, services=services, http=not use_socket)
     runner = ScheduleRunner(
         services,

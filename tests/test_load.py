@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col, select
 
 import storage.db
-from bot.sandbox import Sandbox, sandbox
+from bot.sandbox import TEAM_ID, Sandbox, sandbox
 from bot.seed import load_seed
+from bot.services.checkins import IncomingReply, ReplyResult
 from bot.services.container import WRITING
 from storage.db import Database, DatabaseUnavailable, async_url, is_sqlite, is_transient
 from storage.models import KeyResult, KrUpdate, ReplyMessage
@@ -306,11 +307,14 @@ async def test_a_reply_takes_its_turn_with_the_commands_that_write(box: Sandbox)
 MEMBERS = ("U0ALICE", "U0BOB", "U0DEWI", "U0EVAN", "U0GITA")
 
 
+@pytest.mark.parametrize("readers", [0, 1], ids=["read-here", "read-in-a-worker"])
 async def test_a_burst_of_replies_is_recorded_a_batch_at_a_time_each_confirmed(
-    box: Sandbox,
+    box: Sandbox, readers: int
 ) -> None:
     """Ten replies at once (two from each member): each recorded with its own update and
-    confirmed in its own thread, in fewer write units than replies."""
+    confirmed in its own thread, in fewer write units than replies; read in the app's
+    process, or in a worker process as `okrbot run` reads them."""
+    box.services.readers.start(readers)
     writers = MEMBERS * 2
     with statements(box.database) as seen:
         answers = await asyncio.gather(
@@ -335,6 +339,33 @@ async def test_a_burst_of_replies_is_recorded_a_batch_at_a_time_each_confirmed(
     assert recorded == {ts: 70.0 + n for ts, n in sent.items()}
     inserts = [sql for sql in seen if sql.startswith("INSERT INTO replymessage")]
     assert 1 <= len(inserts) < len(writers)
+
+
+async def test_a_dm_read_ahead_while_its_writers_last_was_recorded_is_read_again(
+    box: Sandbox,
+) -> None:
+    """The next batch of DMs is read while one is recorded. A correction read that way,
+    before its writer's first message was recorded, is read again against what that
+    recorded: `1.240` after `1,240` means 1,240, not 1.24 (its value before them was 1)."""
+    services = box.services
+
+    def dm(ts: str, text: str) -> IncomingReply:
+        return IncomingReply(TEAM_ID, "U0ALICE", "D0ALICE", ts, text, event_id=f"Ev{ts}")
+
+    await services.inbox.submit((dm("1763262000.000001", "1: 1"), (None, 0)))
+    first, correction = dm("1763262000.000002", "1: 1240"), dm("1763262000.000003", "1: 1.240")
+    first_read = await services.reading.submit(first)
+    correction_read = await services.reading.submit(correction)  # before `first` is recorded
+    assert correction_read[0] is not None
+    assert correction_read[0].reading is not None
+    assert correction_read[0].reading.updates[0].value == 1.24  # as things stood: near 1
+    await services.inbox.submit((first, first_read))
+    taken = await services.inbox.submit((correction, correction_read))
+    assert isinstance(taken, ReplyResult)
+    assert [(change.old, change.new) for change in taken.changes] == [(1240, 1240)]
+    async with box.database.read() as session:
+        kr = (await session.exec(select(KeyResult).where(KeyResult.number == 1))).one()
+    assert kr.current == 1240
 
 
 async def test_a_retry_in_the_same_batch_as_its_original_is_recorded_once(box: Sandbox) -> None:

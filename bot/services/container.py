@@ -12,9 +12,10 @@ from bot.config import Settings
 from bot.errors import OkrbotError
 from bot.metrics import Metrics
 from bot.responder import SharedSession
-from bot.services.checkins import IncomingReply, remember_answers
-from bot.services.inbox import Taken, take_messages
+from bot.services.checkins import IncomingReply, ReplyReading, remember_answers
+from bot.services.inbox import Taken, read_messages, take_messages
 from bot.services.people import known_locales
+from bot.services.readers import Readers
 from bot.services.updates import Change, NamedUpdate, update_named_krs
 from storage.db import Batches, Database, Slots
 from storage.models import utcnow
@@ -32,6 +33,9 @@ BATCH = 50
 NOTICE_PATIENCE = 5.0
 
 Notice = Callable[[], Awaitable[None]]
+# A DM read ahead of its recording (None: read when recorded), with the number of DM batches
+# recorded when its reading began.
+Ahead = tuple[ReplyReading | None, int]
 
 
 @dataclass
@@ -47,17 +51,26 @@ class Services:
     writing: Slots = field(default_factory=lambda: Slots(WRITING))
     # Background work to stop at shutdown, after in-flight listeners are done (the Home feed).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Where check-in replies are read: worker processes once `okrbot run` starts them.
+    readers: Readers = field(default_factory=Readers)
     # Work done a batch at a time, as it comes in a burst (`storage.db.Batches`): people's DMs
-    # to the bot, `/okr update`s, where the DMs' confirmations went, people's languages.
-    inbox: Batches[IncomingReply, Taken] = field(init=False, repr=False)
+    # to the bot (read, then recorded: the next batch is read while one is recorded),
+    # `/okr update`s, where the DMs' confirmations went, people's languages.
+    reading: Batches[IncomingReply, Ahead] = field(init=False, repr=False)
+    inbox: Batches[tuple[IncomingReply, Ahead], Taken] = field(init=False, repr=False)
     kr_updates: Batches[NamedUpdate, Change | OkrbotError] = field(init=False, repr=False)
     answers: Batches[tuple[int, str], None] = field(init=False, repr=False)
     known_locales: Batches[tuple[str, str], str | None] = field(init=False, repr=False)
     # Messages that can wait for a burst of DMs to be confirmed (KPI alerts), in order.
     notices: Batches[Notice, None] = field(init=False, repr=False)
     _locales_read: set[str] = field(default_factory=set, repr=False)  # workspaces read whole
+    # DM batches recorded so far, and the batch that last recorded each member's DMs: a DM
+    # read ahead while another of its writer's was being recorded is read again.
+    _recorded: int = field(default=0, repr=False)
+    _recorded_in: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        self.reading = Batches(self._read_messages, BATCH)
         self.inbox = Batches(self._take_messages, BATCH)
         self.kr_updates = Batches(self._update_krs, BATCH)
         self.answers = Batches(
@@ -82,10 +95,32 @@ class Services:
                 database=self.database, requests=requests, now=self.clock()
             )
 
-    async def _take_messages(self, messages: list[IncomingReply]) -> list[Taken]:
+    async def _read_messages(self, messages: list[IncomingReply]) -> list[Ahead]:
+        recorded = self._recorded
+        read = await read_messages(
+            database=self.database, messages=messages, now=self.clock(), readers=self.readers
+        )
+        return [(reading, recorded) for reading in read]
+
+    async def _take_messages(self, pieces: list[tuple[IncomingReply, Ahead]]) -> list[Taken]:
+        messages = [message for message, _ in pieces]
+        readings = [
+            None if self._recorded_in.get(_writer(message), 0) > recorded else reading
+            for message, (reading, recorded) in pieces
+        ]
         # A batch is one write unit: it takes one turn among the writers.
         async with self.writing:
-            return await take_messages(database=self.database, messages=messages, now=self.clock())
+            taken = await take_messages(
+                database=self.database,
+                messages=messages,
+                now=self.clock(),
+                readers=self.readers,
+                readings=readings,
+            )
+        self._recorded += 1
+        for message in messages:
+            self._recorded_in[_writer(message)] = self._recorded
+        return taken
 
     def track(self, task: asyncio.Task[None]) -> None:
         """Remember a running listener, so shutdown can wait for it (see `drain`)."""
@@ -98,6 +133,7 @@ class Services:
         await self.drain()
         for close in self.closers:
             await close()
+        await self.readers.close()
         await self.http.close()
         await self.database.dispose()
 
@@ -107,6 +143,10 @@ class Services:
         pending = [task for task in self.inflight if task is not asyncio.current_task()]
         if pending:
             await asyncio.wait(pending, timeout=DRAIN_SECONDS)
+
+
+def _writer(message: IncomingReply) -> tuple[str, str]:
+    return message.workspace_id, message.user_id
 
 
 async def _in_order(notices: list[Notice]) -> list[None]:

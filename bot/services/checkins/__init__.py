@@ -60,6 +60,8 @@ from bot.services.checkins.reminders import (
     release_reminder,
 )
 from bot.services.checkins.replies import (
+    ReplyReading,
+    read_replies,
     remember_answers,
     retake_reply,
     take_replies,
@@ -95,6 +97,7 @@ __all__ = [
     "IncomingReply",
     "Refusal",
     "Reminder",
+    "ReplyReading",
     "ReplyResult",
     "RoundWork",
     "abandoned_teams",
@@ -116,6 +119,7 @@ __all__ = [
     "open_round_now",
     "parse_until",
     "prompt_now",
+    "read_replies",
     "reclaim_prompt",
     "release_prompt",
     "release_reminder",

@@ -14,12 +14,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import PromptState, Source
-from bot.replies import ItemUpdate, Reading, read_reply
+from bot.replies import ItemUpdate, Reading
 from bot.services.checkins.members import _people, items_of_members
 from bot.services.checkins.model import NO_ITEMS, CheckinItem, IncomingReply, ReplyResult, _Applied
 from bot.services.checkins.questions import asks_of
 from bot.services.checkins.recording import apply_item
 from bot.services.okrs import current_cycle
+from bot.services.readers import HERE, Readers
 from bot.services.updates import (
     Actor,
     Origin,
@@ -42,40 +43,51 @@ from storage.models import (
 
 
 async def take_reply(
-    *, database: Database, message: IncomingReply, now: dt.datetime
+    *, database: Database, message: IncomingReply, now: dt.datetime, readers: Readers = HERE
 ) -> ReplyResult | None:
     """Read a DM and record what it says. None for a Slack retry or a message already recorded
     (event id and (channel, ts) are unique rows)."""
-    (result,) = await take_replies(database=database, messages=[message], now=now)
+    (result,) = await take_replies(database=database, messages=[message], now=now, readers=readers)
     return result
 
 
 async def take_replies(
-    *, database: Database, messages: Sequence[IncomingReply], now: dt.datetime
+    *,
+    database: Database,
+    messages: Sequence[IncomingReply],
+    now: dt.datetime,
+    readers: Readers = HERE,
+    readings: Sequence[ReplyReading] | None = None,
 ) -> list[ReplyResult | None]:
     """`take_reply` for several DMs at once, in one read unit and one write unit: a burst of
     replies pays for its statements once a batch, not once a reply.
 
     The reading (the members' items, the reader) is done in the read unit; only recording it
     takes the write unit, so the batch holds the writer as briefly as it can. A batch that
-    meets a retry recorded meanwhile by another replica is taken again one reply at a time."""
+    meets a retry recorded meanwhile by another replica is taken again one reply at a time.
+    `readings` are the messages' readings when they were read ahead (`read_replies`)."""
     if not messages:
         return []
-    readings = await _read(database, messages, now)
+    read = (
+        readings if readings is not None else await read_replies(database, messages, now, readers)
+    )
     try:
-        return await database.transact(lambda session: _record_new(session, messages, readings))
+        return await database.transact(lambda session: _record_new(session, messages, read))
     except IntegrityError:  # another replica recorded one of them meanwhile
         if len(messages) == 1:
             return [None]
-        return [await take_reply(database=database, message=m, now=now) for m in messages]
+        return [
+            await take_reply(database=database, message=m, now=now, readers=readers)
+            for m in messages
+        ]
 
 
 async def retake_reply(
-    *, database: Database, message: IncomingReply, now: dt.datetime
+    *, database: Database, message: IncomingReply, now: dt.datetime, readers: Readers = HERE
 ) -> ReplyResult | None:
     """An edited DM: revert what it recorded, then record the edited text in its place. A
     message never seen before is taken as new; an edit that leaves the text alone is ignored."""
-    (reading,) = await _read(database, [message], now)
+    (reading,) = await read_replies(database, [message], now, readers)
     try:
         result = await database.transact(
             lambda session: _record_edit(session, message, reading, now)
@@ -85,11 +97,11 @@ async def retake_reply(
     if result is not _UNSEEN:
         return result
     unseen = dataclasses.replace(message, event_id=None)  # its event id was claimed above
-    return await take_reply(database=database, message=unseen, now=now)
+    return await take_reply(database=database, message=unseen, now=now, readers=readers)
 
 
 @dataclass(frozen=True)
-class _Reading:
+class ReplyReading:
     """A reply read against the member's items, before anything is recorded."""
 
     prompt_id: int | None
@@ -104,11 +116,17 @@ class _Reading:
 _UNSEEN = ReplyResult(0, None, ())
 
 
-async def _read(
-    database: Database, messages: Sequence[IncomingReply], now: dt.datetime
-) -> list[_Reading]:
+async def read_replies(
+    database: Database,
+    messages: Sequence[IncomingReply],
+    now: dt.datetime,
+    readers: Readers = HERE,
+) -> list[ReplyReading]:
     """For each reply: the prompt it answers, the member's items, and what it says of them.
-    A few statements per workspace, whatever the number of replies."""
+    A few statements per workspace, whatever the number of replies; the reader runs where
+    `readers` says."""
+    if not messages:
+        return []
     context: dict[int, tuple[CheckinPrompt | None, tuple[CheckinItem, ...], Person | None]] = {}
     async with database.read() as session:
         for workspace_id, batch in _by_workspace(messages).items():
@@ -123,11 +141,14 @@ async def _read(
                 prompt, team_id = answered[at]
                 own = items[message.user_id, team_id]
                 context[at] = (prompt, own, people.get(message.user_id))
-    readings = []
+    jobs, asked = [], []
     for at, message in enumerate(messages):
-        readings.append(_reading_of(message, *context[at], now))
-        await _let_others_run()
-    return readings
+        _, items, person = context[at]
+        if items:
+            jobs.append((message.text, tuple(item.for_reader() for item in items), _locale(person)))
+            asked.append(at)
+    read = dict(zip(asked, await readers.read(jobs), strict=True))
+    return [_reading_of(*context[at], now, read.get(at)) for at in range(len(messages))]
 
 
 async def _let_others_run() -> None:
@@ -145,19 +166,21 @@ def _by_workspace(
     return grouped
 
 
+def _locale(person: Person | None) -> str:
+    return person.locale if person and person.locale else "en"
+
+
 def _reading_of(
-    message: IncomingReply,
     prompt: CheckinPrompt | None,
     items: tuple[CheckinItem, ...],
     person: Person | None,
     now: dt.datetime,
-) -> _Reading:
+    reading: Reading | None,
+) -> ReplyReading:
     round_id = prompt.round_id if prompt else None
-    if not items:
-        return _Reading(None, round_id, (), None, now)
-    locale = person.locale if person and person.locale else "en"
-    reading = read_reply(message.text, [item.for_reader() for item in items], locale=locale)
-    return _Reading(
+    if not items or reading is None:
+        return ReplyReading(None, round_id, (), None, now)
+    return ReplyReading(
         prompt.id if prompt else None,
         round_id,
         items,
@@ -168,7 +191,7 @@ def _reading_of(
 
 
 async def _record_new(
-    session: AsyncSession, messages: Sequence[IncomingReply], readings: Sequence[_Reading]
+    session: AsyncSession, messages: Sequence[IncomingReply], readings: Sequence[ReplyReading]
 ) -> list[ReplyResult | None]:
     """Record the replies not recorded before (a Slack retry repeats an event id; an edit
     racing its original repeats the message), then what each one says."""
@@ -195,7 +218,7 @@ async def _record_new(
 
 
 async def _insert_replies(
-    session: AsyncSession, new: dict[int, tuple[IncomingReply, _Reading]]
+    session: AsyncSession, new: dict[int, tuple[IncomingReply, ReplyReading]]
 ) -> dict[int, ReplyMessage]:
     """Insert the replies' rows in one statement, which tells their ids (the ORM would insert
     them one by one), and the rows as recorded, by position in the batch."""
@@ -249,7 +272,7 @@ async def _not_taken(session: AsyncSession, messages: Sequence[IncomingReply]) -
     return taken
 
 
-async def _preload(session: AsyncSession, readings: Sequence[_Reading]) -> None:
+async def _preload(session: AsyncSession, readings: Sequence[ReplyReading]) -> None:
     """What applying these readings reads, in a statement a kind: the KRs and KPIs they
     name (with what `updates` needs of them) and the prompts they answer."""
     items = [item for reading in readings if reading.reading for item in reading.items]
@@ -262,7 +285,7 @@ async def _preload(session: AsyncSession, readings: Sequence[_Reading]) -> None:
 
 
 async def _record_edit(
-    session: AsyncSession, message: IncomingReply, reading: _Reading, now: dt.datetime
+    session: AsyncSession, message: IncomingReply, reading: ReplyReading, now: dt.datetime
 ) -> ReplyResult | None:
     await _claim_delivery(session, message, workspace_known=bool(reading.items))
     await session.flush()  # a retried delivery fails here, on its event id
@@ -300,7 +323,7 @@ async def _reply_at(session: AsyncSession, channel_id: str, ts: str) -> ReplyMes
 
 
 async def _apply(
-    session: AsyncSession, reply: ReplyMessage, message: IncomingReply, read: _Reading
+    session: AsyncSession, reply: ReplyMessage, message: IncomingReply, read: ReplyReading
 ) -> ReplyResult:
     """Record what the reading found: the items' updates, the prompt answered."""
     if read.reading is None:
