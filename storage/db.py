@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import bindparam, event, exc, insert, text, update
+from sqlalchemy import bindparam, event, exc, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Row, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.util import await_
 from sqlmodel import SQLModel
@@ -253,9 +255,71 @@ async def write_deferred(session: AsyncSession, model: type[SQLModel] | None = N
             await session.flush()  # the rows they may refer to, added to the session before
             connection = await session.connection()
         if rows:
-            await connection.execute(insert(table), rows)
+            if _as_arrays(connection, table, rows):
+                names = tuple(rows[0])
+                await connection.execute(_insert_arrays(table, names), _arrays(rows, names))
+            else:
+                await connection.execute(insert(table), rows)
         for names, group in _by_columns(changed.values()).items():
-            await connection.execute(_update_statement(table, names), group)
+            if _as_arrays(connection, table, group):
+                ordered = ("row_id", *sorted(names))
+                await connection.execute(_update_arrays(table, ordered), _arrays(group, ordered))
+            else:
+                await connection.execute(_update_statement(table, names), group)
+
+
+# From this many rows on, PostgreSQL gets them as one array a column in one statement, which
+# the server runs once; with executemany it runs the statement once a row (a burst's history
+# rows and KR changes: about 40 % less of the server's time for the two statements).
+ARRAYS_FROM = 10
+
+
+def _as_arrays(connection: Any, table: type[SQLModel], rows: Sequence[Mapping[str, Any]]) -> bool:
+    return (
+        connection.dialect.name == "postgresql"
+        and len(rows) >= ARRAYS_FROM
+        and _plain_columns(table, frozenset(rows[0]))
+    )
+
+
+@functools.cache
+def _plain_columns(table: type[SQLModel], names: frozenset[str]) -> bool:
+    """Whether these columns of `table` can travel in PostgreSQL arrays (JSON cannot)."""
+    columns = table.__table__.c  # type: ignore[attr-defined]
+    return not any(isinstance(columns[name].type, sqltypes.JSON) for name in names - {"row_id"})
+
+
+def _arrays(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
+    return {f"{name}_all": [row[name] for row in rows] for name in names}
+
+
+def _unnest(table: type[SQLModel], names: Sequence[str]) -> Any:
+    """`unnest(:a_all, :b_all, …) AS anon(a, b, …)`: one array parameter a column."""
+    columns = table.__table__.c  # type: ignore[attr-defined]
+    arrays = [
+        bindparam(f"{name}_all", type_=ARRAY(columns["id" if name == "row_id" else name].type))
+        for name in names
+    ]
+    return func.unnest(*arrays).table_valued(*names).render_derived()
+
+
+@functools.cache
+def _insert_arrays(table: type[SQLModel], names: tuple[str, ...]) -> Executable:
+    source = _unnest(table, names)
+    return insert(table.__table__).from_select(  # type: ignore[attr-defined]
+        list(names), select(*(source.c[name] for name in names))
+    )
+
+
+@functools.cache
+def _update_arrays(table: type[SQLModel], names: tuple[str, ...]) -> Executable:
+    source = _unnest(table, names)
+    columns = table.__table__.c  # type: ignore[attr-defined]
+    return (
+        update(table.__table__)  # type: ignore[attr-defined]
+        .where(columns.id == source.c.row_id)
+        .values({name: source.c[name] for name in names if name != "row_id"})
+    )
 
 
 def _by_columns(

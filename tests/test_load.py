@@ -22,7 +22,15 @@ from bot.sandbox import TEAM_ID, Sandbox, sandbox
 from bot.seed import load_seed
 from bot.services.checkins import IncomingReply, ReplyResult
 from bot.services.container import WRITING
-from storage.db import Database, DatabaseUnavailable, async_url, is_sqlite, is_transient
+from storage.db import (
+    Database,
+    DatabaseUnavailable,
+    async_url,
+    insert_later,
+    is_sqlite,
+    is_transient,
+    update_later,
+)
 from storage.models import KeyResult, KrUpdate, ReplyMessage
 from tests.support.statements import statements
 from tests.test_app_http import text_of
@@ -267,6 +275,59 @@ async def test_a_burst_of_updates_with_refusals_keeps_the_others(box: Sandbox) -
     assert stored == [70.0 + n for n in range(8)]
     inserts = [sql for sql in seen if sql.startswith("INSERT INTO krupdate")]
     assert 1 <= len(inserts) < 8  # several updates a write unit
+
+
+async def test_many_rows_written_at_commit_are_stored_as_given(
+    box: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """History rows and KR changes held for the commit (`insert_later`, `update_later`): on
+    PostgreSQL, from `ARRAYS_FROM` rows on, each table's go as arrays in one statement the
+    server runs once. What is stored is the same either way: values, NULLs, times."""
+    monkeypatch.setattr("storage.db.ARRAYS_FROM", 4)  # the seed's KRs are enough
+    when = dt.datetime(2026, 11, 20, 9, 30, 15, tzinfo=dt.UTC)
+    with statements(box.database) as seen:
+        async with box.database.session() as session:
+            krs = (await session.exec(select(KeyResult).order_by(col(KeyResult.id)))).all()
+            count = len(krs)
+            assert count >= 5
+            for n, kr in enumerate(krs[:count]):
+                insert_later(
+                    session,
+                    KrUpdate,
+                    workspace_id=kr.workspace_id,
+                    kr_id=kr.id or 0,
+                    old_value=kr.current,
+                    new_value=n + 0.5,
+                    confidence=None if n % 2 else n % 10,
+                    note=None if n % 3 else f"note {n}",
+                    source="api",
+                    created_at=when,
+                )
+                update_later(
+                    session,
+                    kr,
+                    current=n + 0.5,
+                    status=None if n % 2 else "at_risk",
+                    updated_at=when,
+                )
+    ids = [kr.id for kr in krs[:count]]
+    async with box.database.read() as session:
+        query = select(KrUpdate).where(KrUpdate.created_at == when).order_by(col(KrUpdate.kr_id))
+        history = (await session.exec(query)).all()
+        query = select(KeyResult).where(col(KeyResult.id).in_(ids)).order_by(col(KeyResult.id))
+        stored = (await session.exec(query)).all()
+    assert [(h.kr_id, h.new_value, h.confidence, h.note, h.reverted) for h in history] == [
+        (ids[n], n + 0.5, None if n % 2 else n % 10, None if n % 3 else f"note {n}", False)
+        for n in range(count)
+    ]
+    assert [(kr.current, kr.status, kr.updated_at) for kr in stored] == [
+        (n + 0.5, None if n % 2 else "at_risk", when) for n in range(count)
+    ]
+    inserts = [sql for sql in seen if sql.startswith("INSERT INTO krupdate")]
+    updates = [sql for sql in seen if sql.startswith("UPDATE keyresult")]
+    assert len(inserts) == len(updates) == 1
+    if not is_sqlite(box.database.url):
+        assert "unnest" in inserts[0] and "unnest" in updates[0]
 
 
 async def test_a_late_answer_is_announced_as_queued_then_follows(box: Sandbox) -> None:
