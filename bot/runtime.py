@@ -81,6 +81,7 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
     warm_up()
     services = Services(settings=settings, database=database)
     services.readers.start(settings.okrbot_reader_processes)
+    await _rehearse(services)
     app = build_app(settings, client=client, services=services, http=not use_socket)
     runner = ScheduleRunner(
         services,
@@ -125,6 +126,17 @@ async def run(settings: Settings, *, socket: bool | None, port: int | None) -> N
         await web.cleanup()
         await sender.stop()
         await services.close()
+
+
+async def _rehearse(services: Services) -> None:
+    """A check-in reply recorded and rolled back before serving: a round's first burst of
+    replies after a restart would otherwise compile and prepare every statement it needs."""
+    try:
+        await checkins.rehearse(
+            database=services.database, now=services.clock(), readers=services.readers
+        )
+    except Exception:  # a start goes on without it: only the first burst is slower
+        log.warning("could not rehearse a check-in reply", exc_info=True)
 
 
 async def workspace_id_for(settings: Settings, database: Database, given: str | None) -> str:

@@ -542,6 +542,18 @@ class Database:
                 raise
 
     @asynccontextmanager
+    async def rehearsal(self) -> AsyncIterator[AsyncSession]:
+        """A write unit that is always rolled back: it runs a path's statements (compiled, and
+        on PostgreSQL prepared, as they would be for real) and changes nothing."""
+        async with self._writes, self._write_sessions() as session:
+            try:
+                yield session
+                await write_deferred(session)
+                await session.flush()
+            finally:
+                await session.rollback()
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A read-only unit of work, on its own slots so reads never queue behind writes;
         nothing to commit, so no commit round trip (hot paths)."""

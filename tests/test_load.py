@@ -20,6 +20,7 @@ from sqlmodel import col, select
 import storage.db
 from bot.sandbox import TEAM_ID, Sandbox, sandbox
 from bot.seed import load_seed
+from bot.services import checkins
 from bot.services.checkins import IncomingReply, ReplyResult
 from bot.services.container import WRITING
 from storage.db import (
@@ -31,7 +32,14 @@ from storage.db import (
     is_transient,
     update_later,
 )
-from storage.models import KeyResult, KrUpdate, ReplyMessage
+from storage.models import (
+    KeyResult,
+    KpiMeasurement,
+    KrUpdate,
+    ReplyMessage,
+    SlackEvent,
+    WebhookDelivery,
+)
 from tests.support.statements import statements
 from tests.test_app_http import text_of
 
@@ -427,6 +435,35 @@ async def test_a_dm_read_ahead_while_its_writers_last_was_recorded_is_read_again
     async with box.database.read() as session:
         kr = (await session.exec(select(KeyResult).where(KeyResult.number == 1))).one()
     assert kr.current == 1240
+
+
+async def test_a_rehearsed_reply_changes_nothing_and_a_real_one_follows(box: Sandbox) -> None:
+    """`okrbot run` records a member's reply in a rolled-back unit before it serves, so that a
+    round's first burst finds its statements compiled: nothing of it is kept, not even the
+    statements' effects on KRs, and a real reply after it is recorded and confirmed."""
+    tables = (ReplyMessage, KrUpdate, KpiMeasurement, SlackEvent, WebhookDelivery)
+
+    async def state() -> tuple[list[int], list[tuple[int | None, float | None, str | None]]]:
+        async with box.database.read() as session:
+            counts = [
+                (await session.exec(select(func.count()).select_from(table))).one()
+                for table in tables
+            ]
+            krs = (await session.exec(select(KeyResult).order_by(col(KeyResult.id)))).all()
+        return counts, [(kr.id, kr.current, kr.status) for kr in krs]
+
+    before = await state()
+    with statements(box.database) as seen:
+        assert await checkins.rehearse(database=box.database, now=NOW)
+    assert any(sql.startswith("INSERT INTO replymessage") for sql in seen)
+    assert any(sql.startswith("INSERT INTO krupdate") for sql in seen)
+    assert await state() == before
+    answer = await box.sender.message_im("U0ALICE", "1: 81")
+    ts = answer.payload["event"]["ts"]
+    (call,) = await box.standin.wait_for(
+        "chat.postMessage", where=lambda call: call.params.get("thread_ts") == ts
+    )
+    assert "81" in json.dumps(call.params)
 
 
 async def test_a_retry_in_the_same_batch_as_its_original_is_recorded_once(box: Sandbox) -> None:

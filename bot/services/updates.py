@@ -27,7 +27,7 @@ from bot.progress import KpiStatus, KrStatus, expected_progress, kpi_status, kr_
 from bot.services.alerts import KpiAlert, claim_in
 from bot.services.kpis import latest_kpi_values
 from bot.services.okrs import find_kr_in
-from bot.services.webhooks import any_webhook, note_webhooks, record_event
+from bot.services.webhooks import any_webhook, note_webhooks, record_event, wanted
 from storage.db import Database, in_session, insert_later, keep, update_later, write_deferred
 from storage.models import (
     Cycle,
@@ -308,7 +308,10 @@ async def _kr_updated(
     source: str,
     note: str | None = None,
 ) -> None:
-    """The `kr.updated` webhook event, queued in the change's own unit of work."""
+    """The `kr.updated` webhook event, queued in the change's own unit of work (made only
+    when a webhook wants it: a burst of replies updates thousands of KRs)."""
+    if not await wanted(session, kr.workspace_id, "kr.updated"):
+        return
     data = {
         "kr": f"KR-{kr.number}",
         "title": kr.title,

@@ -175,6 +175,11 @@ def note_webhooks(session: AsyncSession, workspace_id: str, any_webhook: bool) -
         session.info.setdefault(_SUBSCRIBERS, {}).setdefault(workspace_id, [])
 
 
+async def wanted(session: AsyncSession, workspace_id: str, event: str) -> bool:
+    """Whether any of the workspace's webhooks wants `event` (read as `record_event` reads)."""
+    return bool(await _subscribers(session, workspace_id, event))
+
+
 async def _subscribers(session: AsyncSession, workspace_id: str, event: str) -> list[int]:
     """The ids of the webhooks wanting `event`; read once per unit of work and workspace (a
     check-in reply may update several KRs in one unit). The rows are share-locked until the

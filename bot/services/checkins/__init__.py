@@ -62,6 +62,7 @@ from bot.services.checkins.reminders import (
 from bot.services.checkins.replies import (
     ReplyReading,
     read_replies,
+    rehearse,
     remember_answers,
     retake_reply,
     take_replies,
@@ -121,6 +122,7 @@ __all__ = [
     "prompt_now",
     "read_replies",
     "reclaim_prompt",
+    "rehearse",
     "release_prompt",
     "release_reminder",
     "release_round",

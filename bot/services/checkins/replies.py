@@ -29,10 +29,11 @@ from bot.services.updates import (
     revert_reply,
     with_alerts,
 )
-from storage.db import Database, keep
+from storage.db import Database, insert_later, keep, write_deferred
 from storage.models import (
     CheckinPrompt,
     CheckinRound,
+    KeyResult,
     Person,
     ReplyMessage,
     SlackEvent,
@@ -98,6 +99,28 @@ async def retake_reply(
         return result
     unseen = dataclasses.replace(message, event_id=None)  # its event id was claimed above
     return await take_reply(database=database, message=unseen, now=now, readers=readers)
+
+
+async def rehearse(*, database: Database, now: dt.datetime, readers: Readers = HERE) -> bool:
+    """Read and record a reply of a real member, in a unit that is rolled back: a fresh process
+    compiles (and on PostgreSQL prepares) the reply path's statements before a round's first
+    burst needs them, and nothing changes. False when nobody has a KR to reply about."""
+    query = select(KeyResult.workspace_id, KeyResult.owner_id).where(
+        col(KeyResult.owner_id).is_not(None), col(KeyResult.closed_at).is_(None)
+    )
+    async with database.read() as session:
+        found = (await session.exec(query.limit(1))).first()
+    if found is None:
+        return False
+    workspace_id, user_id = found
+    probe = IncomingReply(workspace_id, user_id or "", "D0REHEARSAL", "0.000000", "no change")
+    (seen,) = await read_replies(database, [probe], now, readers)
+    values = [f"{item.n}: {item.last:g}" for item in seen.items if item.last is not None]
+    reply = dataclasses.replace(probe, text="\n".join(values) or probe.text)
+    (reading,) = await read_replies(database, [reply], now, readers)
+    async with database.rehearsal() as session:
+        await _record_new(session, [reply], [reading])
+    return True
 
 
 @dataclass(frozen=True)
@@ -198,7 +221,7 @@ async def _record_new(
     taken = await _not_taken(session, messages)
     for at in taken:
         await _claim_delivery(session, messages[at], workspace_known=bool(readings[at].items))
-    await session.flush()  # the claims, in one statement
+    await write_deferred(session, SlackEvent)  # the claims, in one statement
     replies = await _insert_replies(session, {at: (messages[at], readings[at]) for at in taken})
     await _preload(session, [readings[at] for at in taken])
     applied = {}
@@ -288,7 +311,7 @@ async def _record_edit(
     session: AsyncSession, message: IncomingReply, reading: ReplyReading, now: dt.datetime
 ) -> ReplyResult | None:
     await _claim_delivery(session, message, workspace_known=bool(reading.items))
-    await session.flush()  # a retried delivery fails here, on its event id
+    await write_deferred(session, SlackEvent)  # a retried delivery fails here, on its event id
     reply = await _reply_at(session, message.channel_id, message.ts)
     if reply is None:
         return _UNSEEN
@@ -309,12 +332,15 @@ async def _claim_delivery(
     session: AsyncSession, message: IncomingReply, *, workspace_known: bool
 ) -> None:
     """Claim the event id, which Slack's retries repeat: the row's key refuses a second claim
-    when the unit flushes (an IntegrityError, which the caller takes as "handled already").
-    A member with items is in a known workspace; anyone else's may need its row first."""
+    when the caller writes the claims (an IntegrityError, which it takes as "handled
+    already"). A member with items is in a known workspace; anyone else's may need its row
+    first (flushed before the claims)."""
     if not workspace_known and await session.get(Workspace, message.workspace_id) is None:
         session.add(Workspace(id=message.workspace_id))
     if message.event_id is not None:
-        session.add(SlackEvent(event_id=message.event_id, workspace_id=message.workspace_id))
+        insert_later(
+            session, SlackEvent, event_id=message.event_id, workspace_id=message.workspace_id
+        )
 
 
 async def _reply_at(session: AsyncSession, channel_id: str, ts: str) -> ReplyMessage | None:
