@@ -1,14 +1,15 @@
 """Reading replies off the event loop's core.
 
 The reply reader (`bot.replies`) is pure and all CPU: about 2 ms for an eleven-line reply, a
-third of what a check-in reply costs the app. In a burst, the batch being recorded and the
-replies being read for the next one (`Services.reading`) would otherwise take turns on one
-core. Once `okrbot run` starts them, the reading is done in worker processes of its own, on
-another core, while the loop records and confirms; until then (the CLI, tests, the demo) it is
-done in the app's process, a reply at a time between the loop's other work.
+quarter to a third of what a check-in reply cost the app in a burst. There, the batch being
+recorded and the replies being read for the next one (`Services.reading`) would otherwise take
+turns on one core. Once `okrbot run` starts them, the reading is done in worker processes of
+its own, on another core, while the loop records and confirms; until then (the CLI, tests, the
+demo) it is done in the app's process, a reply at a time between the loop's other work.
 
 A worker that dies is replaced, and the replies it was reading are read in the app's process:
-nothing is lost, a batch is only read slower.
+nothing is lost, a batch is only read slower. Workers that cannot start at all are given up
+on, and a worker ends by itself when the app is killed outright.
 """
 
 from __future__ import annotations
