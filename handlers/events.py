@@ -58,11 +58,7 @@ async def on_message(
         return
     who = await caller(context, client, reply.user_id)
     services = services_of(context)
-    # DMs are read, then recorded, a batch at a time, in arrival order: in a burst the first
-    # are confirmed first, a batch pays for its statements once, and the next batch is read
-    # while one is recorded.
-    ahead = await services.reading.submit(reply)
-    result = await services.inbox.submit((reply, ahead))
+    result = await services.take_dm(reply)
     if isinstance(result, ScoresTaken):
         answer = build_scores_taken(result, who.locale)
         await client.chat_postMessage(

@@ -95,6 +95,13 @@ class Services:
                 database=self.database, requests=requests, now=self.clock()
             )
 
+    async def take_dm(self, message: IncomingReply) -> Taken:
+        """Record a DM to the bot: read, then recorded, a batch at a time in arrival order. In
+        a burst the first are confirmed first, a batch pays for its statements once, and the
+        next batch is read while one is recorded."""
+        ahead = await self.reading.submit(message)
+        return await self.inbox.submit((message, ahead))
+
     async def _read_messages(self, messages: list[IncomingReply]) -> list[Ahead]:
         recorded = self._recorded
         read = await read_messages(
