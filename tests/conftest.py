@@ -8,6 +8,7 @@ test gets a fresh database copied from a migrated template, so tests never see e
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import os
 import shutil
@@ -37,19 +38,25 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def forget_web_apps() -> Iterator[None]:
-    """Let each test's aiohttp application be collected once the test is over.
+def collect_between_tests() -> Iterator[None]:
+    """Free each test's garbage between tests, not in the middle of the next one.
 
-    aiohttp caches the middleware chain of a route in a module-level LRU cache of 1,024 entries
-    keyed by the route's applications, so it keeps the last 1,024 applications alive: here,
-    one a test, each holding a Bolt app, an engine and a sandbox's services. Measured on this
-    suite, the heap grew by about 6,000 objects a test and full collections reached 1.9 s by
-    its first fifth, long enough to stall the event loop past Slack's 3 s acknowledgement
-    (a slash command answered 404). One server a process, as `okrbot run` has, is unaffected."""
+    A test leaves tens of thousands of objects in reference cycles (its app, engine, sockets).
+    They outlive the young generations, so only a full collection frees them, and one that
+    came due inside a later test paused its event loop for over a second (1.9 s by a fifth of
+    the suite): a slash command missed Slack's 3 s acknowledgement and was answered 404.
+    After each test, once its fixtures are gone, collect, then freeze what survives (the
+    imports and session fixtures): later collections look only at newer objects.
+
+    aiohttp also keeps the middleware chains of the last 1,024 applications in a module-level
+    cache; it is emptied first, or it would keep every test's application alive. One server a
+    process, as `okrbot run` has, is unaffected by either."""
     yield
     cache = getattr(aiohttp.web_app, "_cached_build_middleware", None)
     if cache is not None:  # a private name of aiohttp's: do nothing if it is gone
         cache.cache_clear()
+    gc.collect()
+    gc.freeze()
 
 
 def _migrate(url: str) -> None:
