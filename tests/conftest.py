@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 _ENV_PREFIXES = ("SLACK_", "OKRBOT_", "DATABASE_URL", "HOST", "PORT")
 _counter = itertools.count()
+_tests_run = itertools.count(1)
+UNFREEZE_EVERY = 200
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +48,9 @@ def collect_between_tests() -> Iterator[None]:
     came due inside a later test paused its event loop for over a second (1.9 s by a fifth of
     the suite): a slash command missed Slack's 3 s acknowledgement and was answered 404.
     After each test, once its fixtures are gone, collect, then freeze what survives (the
-    imports and session fixtures): later collections look only at newer objects.
+    imports and session fixtures): later collections look only at newer objects. Every
+    UNFREEZE_EVERY tests all of it is collected again, so whatever died after it was frozen
+    is freed too.
 
     aiohttp also keeps the middleware chains of the last 1,024 applications in a module-level
     cache; it is emptied first, or it would keep every test's application alive. One server a
@@ -55,6 +59,8 @@ def collect_between_tests() -> Iterator[None]:
     cache = getattr(aiohttp.web_app, "_cached_build_middleware", None)
     if cache is not None:  # a private name of aiohttp's: do nothing if it is gone
         cache.cache_clear()
+    if next(_tests_run) % UNFREEZE_EVERY == 0:
+        gc.unfreeze()
     gc.collect()
     gc.freeze()
 
