@@ -191,6 +191,21 @@ def _locked() -> exc.OperationalError:
     return exc.OperationalError("UPDATE x", {}, sqlite3.OperationalError("database is locked"))
 
 
+async def test_one_unit_at_a_time_reuses_the_connection_returned_last(database: Database) -> None:
+    # After a burst opened several connections, quiet traffic keeps to the one returned last:
+    # its statements are prepared (on PostgreSQL, once a connection) and it needs no ping.
+    async def connection_used(hold: float) -> int:
+        async with database.read() as session:
+            raw = await (await session.connection()).get_raw_connection()
+            await asyncio.sleep(hold)
+            return id(raw.driver_connection)
+
+    burst = await asyncio.gather(*(connection_used(0.05) for _ in range(3)))
+    assert len(set(burst)) == 3
+    one_at_a_time = [await connection_used(0) for _ in range(4)]
+    assert len(set(one_at_a_time)) == 1 and one_at_a_time[0] in burst
+
+
 async def test_transact_runs_a_unit_again_after_a_transient_failure(database: Database) -> None:
     attempts: list[int] = []
 
