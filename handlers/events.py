@@ -3,6 +3,8 @@ answered in the reply's thread."""
 
 from __future__ import annotations
 
+import asyncio
+
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -56,9 +58,11 @@ async def on_message(
     reply = incoming(event, body, context.team_id or context.enterprise_id or "")
     if reply is None:
         return
-    who = await caller(context, client, reply.user_id)
     services = services_of(context)
-    result = await services.take_dm(reply)
+    # The writer's language (for the answer) is looked up while the DM is read and recorded.
+    who, result = await asyncio.gather(
+        caller(context, client, reply.user_id), services.take_dm(reply)
+    )
     if isinstance(result, ScoresTaken):
         answer = build_scores_taken(result, who.locale)
         await client.chat_postMessage(
