@@ -155,11 +155,17 @@ KR_COLUMNS = (
 )
 
 
-def kr_view(kr: KrFields, expected: float) -> KrView:
+def kr_standing(kr: KrFields, expected: float) -> tuple[float, bool, KrStatus]:
+    """A KR's progress, whether it went past its target, and its status."""
     progress = kr_progress(kr.start, kr.target, kr.current)
     # A closed KR shows the status frozen when its cycle closed.
     explicit = kr.final_status or kr.status
     status = kr_status(progress, expected, confidence=kr.confidence, explicit=explicit)
+    return progress, is_exceeded(kr.start, kr.target, kr.current), status
+
+
+def kr_view(kr: KrFields, expected: float) -> KrView:
+    progress, exceeded, status = kr_standing(kr, expected)
     return KrView(
         id=kr.id or 0,
         number=kr.number,
@@ -171,7 +177,7 @@ def kr_view(kr: KrFields, expected: float) -> KrView:
         unit=kr.unit,
         weight=kr.weight,
         progress=progress,
-        exceeded=is_exceeded(kr.start, kr.target, kr.current),
+        exceeded=exceeded,
         status=status,
         confidence=kr.confidence,
     )

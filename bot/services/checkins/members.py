@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlmodel import col, select
@@ -14,7 +14,7 @@ from bot.domain import Role
 from bot.progress import KpiStatus, expected_progress, kpi_status
 from bot.services.checkins.model import OPEN_INITIATIVES, CheckinItem
 from bot.services.kpis import latest_kpi_values
-from bot.services.okrs import KR_COLUMNS, current_cycle, kr_view
+from bot.services.okrs import KR_COLUMNS, current_cycle, kr_standing
 from bot.services.updates import period_of
 from storage.db import column_rows
 from storage.models import (
@@ -90,19 +90,19 @@ async def items_of_members(
     krs = await _kr_items(session, workspace_id, users, cycle, expected)
     kpis = await _kpi_items(session, workspace_id, users, now)
     initiatives = await _initiative_items(session, workspace_id, users, cycle)
-    owned: dict[str, list[tuple[int, CheckinItem]]] = {}
+    owned: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for team, owner, item in [*krs, *kpis, *initiatives]:
         owned.setdefault(owner, []).append((team, item))
     found = {}
     for user_id, team_id in wanted:
         own = [item for team, item in owned.get(user_id, []) if team_id in (None, team)]
-        numbered = enumerate(own, start=1)
-        found[user_id, team_id] = tuple(dataclasses.replace(item, n=n) for n, item in numbered)
+        found[user_id, team_id] = tuple(CheckinItem(n, **item) for n, item in enumerate(own, 1))
     return found
 
 
-# (team id, owner, item): what the three item statements give, in the prompt's order.
-Owned = list[tuple[int, str, CheckinItem]]
+# (team id, owner, the item's fields but its number): what the three item statements give, in
+# the prompt's order. The items are made once numbered: a burst of replies reads thousands.
+Owned = list[tuple[int, str, dict[str, Any]]]
 
 
 def _in_cycle(workspace_id: str, cycle: Cycle | None) -> list[ColumnElement[bool]]:
@@ -125,21 +125,20 @@ async def _kr_items(
     )
     items = []
     for kr in await column_rows(session, query, {}):
-        view = kr_view(kr, expected)
-        item = CheckinItem(
-            n=0,
-            kind="kr",
-            ref_id=kr.id,
-            title=kr.title,
-            unit=kr.unit,
-            short_id=view.short_id,
-            aliases=tuple(kr.aliases),
-            last=kr.current,
-            target=kr.target,
-            progress=view.progress,
-            exceeded=view.exceeded,
-            status=view.status,
-        )
+        progress, exceeded, status = kr_standing(kr, expected)
+        item = {
+            "kind": "kr",
+            "ref_id": kr.id,
+            "title": kr.title,
+            "unit": kr.unit,
+            "short_id": f"KR-{kr.number}",
+            "aliases": tuple(kr.aliases),
+            "last": kr.current,
+            "target": kr.target,
+            "progress": progress,
+            "exceeded": exceeded,
+            "status": status,
+        }
         items.append((kr.team_id, kr.owner_id, item))
     return items
 
@@ -156,18 +155,17 @@ async def _kpi_items(
         status: KpiStatus | None = None
         if last is not None:
             status = kpi_status(last, target=kpi.target, warn=kpi.warn, direction=kpi.direction)
-        item = CheckinItem(
-            n=0,
-            kind="kpi",
-            ref_id=kpi.id or 0,
-            title=kpi.name,
-            unit=kpi.unit,
-            aliases=tuple(kpi.aliases),
-            last=last,
-            target=kpi.target,
-            status=status,
-            period=period_of(now.date(), kpi.period),
-        )
+        item = {
+            "kind": "kpi",
+            "ref_id": kpi.id or 0,
+            "title": kpi.name,
+            "unit": kpi.unit,
+            "aliases": tuple(kpi.aliases),
+            "last": last,
+            "target": kpi.target,
+            "status": status,
+            "period": period_of(now.date(), kpi.period),
+        }
         items.append((kpi.team_id, kpi.owner_id or "", item))
     return items
 
@@ -190,7 +188,13 @@ async def _initiative_items(
         (
             team,
             i.owner_id or "",
-            CheckinItem(0, "initiative", i.id or 0, i.title, short_id=f"KR-{n}", status=i.status),
+            {
+                "kind": "initiative",
+                "ref_id": i.id or 0,
+                "title": i.title,
+                "short_id": f"KR-{n}",
+                "status": i.status,
+            },
         )
         for i, n, team in (await session.exec(query)).all()
     ]
