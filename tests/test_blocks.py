@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bot.blocks.help import build_help
@@ -48,6 +50,24 @@ def test_status_of_a_small_team_is_valid() -> None:
     message = build_status([team(2, 3)], "en", shareable=True)
     assert block_problems(message.blocks, limit=50) == []
     assert message.text == "OKR status: Support"
+
+
+def test_status_blocks_are_kept_for_the_same_status_and_made_anew_when_a_kr_moves() -> None:
+    first, again = team(2, 3), team(2, 3)  # read twice, nothing written between
+    assert again == first and hash(again) == hash(first)
+    assert build_status([again], "en").blocks == build_status([first], "en").blocks
+    objective = first.objectives[0]
+    moved_kr = dataclasses.replace(objective.key_results[0], current=987.0)
+    moved = dataclasses.replace(
+        first,
+        objectives=(
+            dataclasses.replace(objective, key_results=(moved_kr, *objective.key_results[1:])),
+            *first.objectives[1:],
+        ),
+    )
+    assert moved != first
+    assert "987" in str(build_status([moved], "en").blocks)
+    assert "987" not in str(build_status([first], "en").blocks)
 
 
 def test_status_of_a_huge_team_stays_within_the_limits() -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -84,13 +84,23 @@ class ObjectiveView:
 
 @dataclass(frozen=True)
 class TeamStatus:
-    """Where one team's objectives stand in the current cycle."""
+    """Where one team's objectives stand in the current cycle. Hashed once, when made: the
+    blocks of a status are kept per status (bot/blocks/status.py), and hashing every KR of it
+    on each `/okr status` cost more than building the answer around them."""
 
     team_id: int
     team_name: str
     cycle_name: str | None
     expected: float
     objectives: tuple[ObjectiveView, ...]
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = (self.team_id, self.team_name, self.cycle_name, self.expected, self.objectives)
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def current_cycle_query(workspace_id: Any, today: Any) -> Select:
