@@ -10,6 +10,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 @dataclass
 class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    # (kind, status) -> its request counter and latency histogram, looked up once:
+    # `labels()` checks and locks on every call, a cost each Slack request paid.
+    _answered: dict[tuple[str, int], tuple[Counter, Histogram]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.requests = Counter(
@@ -38,6 +43,19 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+
+    def answered(self, kind: str, status: int, seconds: float) -> None:
+        """Count one request from Slack (`kind`, answered with HTTP `status`) and its time."""
+        children = self._answered.get((kind, status))
+        if children is None:
+            children = (
+                self.requests.labels(kind=kind, status=str(status)),
+                self.latency.labels(kind=kind),
+            )
+            self._answered[(kind, status)] = children
+        counter, histogram = children
+        counter.inc()
+        histogram.observe(seconds)
 
     def render(self, *, waiting: dict[str, int] | None = None) -> bytes:
         """The metrics in Prometheus' text format; `waiting` is read at the moment of asking."""

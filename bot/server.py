@@ -45,8 +45,7 @@ def build_web_app(app: AsyncApp, services: Services) -> web.Application:
         bolt_request = await to_bolt_request(request)
         response = await to_aiohttp_response(await app.async_dispatch(bolt_request))
         kind = request_kind(bolt_request.body)
-        services.metrics.requests.labels(kind=kind, status=str(response.status)).inc()
-        services.metrics.latency.labels(kind=kind).observe(time.perf_counter() - started)
+        services.metrics.answered(kind, response.status, time.perf_counter() - started)
         return response
 
     async def healthz(_request: web.Request) -> web.Response:

@@ -54,11 +54,14 @@ async def test_bad_or_stale_signature_gets_401(box: Sandbox) -> None:
 
 async def test_healthz_and_metrics(box: Sandbox) -> None:
     await box.command("/okr", "help", user_id="U0ALICE")
+    await box.command("/okr", "help", user_id="U0ALICE")
     status, body = await get(box.url + "/healthz")
     assert status == 200 and '"ok": true' in body
     status, body = await get(box.url + "/metrics")
     assert status == 200
-    assert 'okrbot_slack_requests_total{kind="command",status="200"} 1.0' in body
+    # Each request counted once, in its counter and in its latency histogram.
+    assert 'okrbot_slack_requests_total{kind="command",status="200"} 2.0' in body
+    assert 'okrbot_slack_request_seconds_count{kind="command"} 2.0' in body
     assert 'okrbot_db_waiting{kind="write"} 0.0' in body  # nothing queued for the database
 
 
