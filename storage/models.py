@@ -169,6 +169,8 @@ class KeyResult(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("workspace_id", "number"),
         UniqueConstraint("objective_id", "title"),
+        # Half of each page free on PostgreSQL: check-ins update KRs in place (migration 0011).
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -266,3 +266,36 @@ async def test_retrospective_upgrade_owes_nothing_for_cycles_closed_before_it(
     finally:
         await database.dispose()
     assert diff == [] and count == 1
+
+
+async def _keyresult_options(database: Database) -> list[str]:
+    """`keyresult`'s storage parameters on PostgreSQL; SQLite has none to tell."""
+    if database.engine.dialect.name != "postgresql":
+        return []
+    query = text("SELECT reloptions FROM pg_class WHERE relname = 'keyresult'")
+    async with database.engine.connect() as connection:
+        return list((await connection.execute(query)).scalar() or [])
+
+
+async def test_key_results_keep_room_to_be_updated_in_place(empty_db_url: str) -> None:
+    """Revision 0011 on a populated database: on PostgreSQL `keyresult` keeps half of each
+    page free (reset by the downgrade), on SQLite nothing changes; no row moves either way."""
+    database = Database.connect(empty_db_url)
+    postgres = database.engine.dialect.name == "postgresql"
+    try:
+        await upgrade(database, "0010")
+        await _insert_flat_workspace(database)
+        assert await _keyresult_options(database) == []
+        await upgrade(database)
+        assert await _keyresult_options(database) == (["fillfactor=50"] if postgres else [])
+        async with database.engine.connect() as connection:
+            kr = (await connection.execute(text("SELECT * FROM keyresult"))).mappings().one()
+            diff = await connection.run_sync(_diff)
+        assert (kr["number"], kr["current"], kr["title"]) == (7, 5.0, "Reply time")
+        assert diff == []
+        await downgrade(database, "0010")
+        assert await _keyresult_options(database) == []
+        await upgrade(database)
+        assert await _keyresult_options(database) == (["fillfactor=50"] if postgres else [])
+    finally:
+        await database.dispose()
