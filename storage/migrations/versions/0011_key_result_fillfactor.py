@@ -2,7 +2,7 @@
 
 PostgreSQL only: `keyresult` keeps half of each page free (`fillfactor = 50`), so that a
 check-in's new values (`current`, `confidence`, `status`, `updated_at`, none of them indexed)
-are written beside the old row as heap-only tuples, without touching the table's five indexes.
+are written beside the old row as heap-only tuples, without touching the table's seven indexes.
 A burst of 50 replies updates 500 KRs in one statement: 23–26 ms of the server's time with full
 pages, 5 ms with half-empty ones (issue #8). Pages written before this revision make room as
 their rows are next moved or the table is rewritten (`VACUUM FULL keyresult`); no data changes.
