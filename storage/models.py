@@ -316,6 +316,9 @@ class CheckinPrompt(SQLModel, table=True):
     reminder_attempts: int = 0
     answered_at: dt.datetime | None = None
     error: str | None = Field(default=None, max_length=200)
+    # The items the prompt listed, in its numbering (`members.listing_of`): a reply, a reminder
+    # and a second `/okr checkin` number the member's items as the prompt did.
+    listing: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ScoringPrompt(SQLModel, table=True):

@@ -35,6 +35,7 @@ from storage.models import (
     Team,
 )
 from tests.support.clock import MONDAY, Clock
+from tests.support.modals import fill
 
 # Monday 16 November 2026, 10:00:30 in Jakarta: the Customer Success check-in slot.
 LATER = dt.timedelta(hours=4, minutes=1)
@@ -482,6 +483,71 @@ async def test_a_member_with_nothing_to_update_is_told_kindly(box: Sandbox) -> N
     assert "no key results, KPIs or open initiatives" in text_of(answer)
 
 
+async def add_kr(box: Sandbox, user_id: str, title: str, start: str, target: str) -> None:
+    """`user_id` creates an objective with one KR of their own through the `/okr add` modal."""
+    answer = await box.sender.slash_command(
+        "/okr", "add", user_id=user_id, response_url=box.standin.response_url()
+    )
+    assert answer.status == 200
+    (opened,) = await box.standin.wait_for("views.open")
+    answers = {
+        "objective_title": f"Objective for {title}",
+        "kr1_title": title,
+        "kr1_start": start,
+        "kr1_target": target,
+    }
+    submitted = await box.sender.view_submission(
+        ids.VIEW_OKR_ADD, fill(opened.params["view"], answers), user_id=user_id
+    )
+    assert submitted.status == 200 and not submitted.body  # no field errors
+
+
+async def test_a_reply_lands_on_the_items_as_its_prompt_numbered_them(box: Sandbox) -> None:
+    """Alice's prompt lists 1. KR-1 (NPS) and 2. the NPS KPI. She then adds a KR of her own,
+    which would now be listed second; her reply's "2: 77" still means the prompt's 2."""
+    await run_round(box)
+    (prompt,) = prompts_to(box, "U0ALICE")
+    assert "*2.* KPI" in text_of(prompt)
+    await add_kr(box, "U0ALICE", "Cut churn", "5", "3")
+    answer = await reply(box, "U0ALICE", "2: 77")
+    assert "KPI" in text_of(answer) and "Cut churn" not in text_of(answer)
+    async with box.database.session() as session:
+        logged = (
+            await session.exec(select(KpiMeasurement).where(KpiMeasurement.source == "dm"))
+        ).one()
+        churn = (await session.exec(select(KeyResult).where(KeyResult.title == "Cut churn"))).one()
+    assert logged.value == 77 and churn.current == 5
+    assert (await kr(box.database, 1)).current == 77  # moved by its KPI
+    # The KR added since is numbered after the prompt's items.
+    later = await reply(box, "U0ALICE", "3: 4")
+    assert "Cut churn*: 5 → 4" in text_of(later)
+
+
+async def test_a_reminder_keeps_its_prompts_numbers_and_lists_new_items_after(
+    box: Sandbox, clock: Clock
+) -> None:
+    """Bob's prompt lists 1. KR-2 and 2. an initiative. A KR he adds before the reminder would
+    be listed second now; the reminder keeps the prompt's 1 and 2 and lists it as 3."""
+    team = await run_round(box)
+    (prompt,) = prompts_to(box, "U0BOB")
+    assert "*2.* Add chat to the mobile app (KR-1)" in text_of(prompt)
+    await add_kr(box, "U0BOB", "Cut first reply time", "30", "10")
+    clock.now += LATER
+    await jobs.checkin(box.services, box.client, team)
+    (reminder,) = reminders_to(box, "U0BOB")
+    text = text_of(reminder)
+    assert "*1.* `KR-2` Reduce average reply time" in text
+    assert "*2.* Add chat to the mobile app (KR-1)" in text
+    assert "*3.* `KR-6` Cut first reply time" in text
+    answer = await reply(box, "U0BOB", "3: 25\n2: selesai")
+    assert "*KR-6 Cut first reply time*: 30 → 25" in text_of(answer)
+    assert "berjalan → selesai" in text_of(answer)
+    async with box.database.session() as session:
+        query = select(KeyResult).where(KeyResult.title == "Cut first reply time")
+        assert (await session.exec(query)).one().current == 25
+    assert (await kr(box.database, 2)).current == 5.2
+
+
 async def test_one_reminder_and_never_while_away(box: Sandbox, clock: Clock) -> None:
     await checkins.set_away(
         database=box.database,
@@ -652,6 +718,17 @@ async def test_okr_checkin_sends_the_callers_prompt_now(box: Sandbox, clock: Clo
     assert "`KR-1` Increase NPS" in text_of(prompt)
     reply_answer = await reply(box, "U0ALICE", "1: 75")
     assert "74 points → 75 points" in text_of(reply_answer)
+
+
+async def test_okr_checkin_in_a_round_numbers_as_the_rounds_prompt(box: Sandbox) -> None:
+    await run_round(box)
+    await add_kr(box, "U0ALICE", "Cut churn", "5", "3")
+    answer = await box.command("/okr", "checkin", user_id="U0ALICE")
+    assert "I sent your check-in to our DM" in text_of(answer)
+    first, again = prompts_to(box, "U0ALICE")
+    assert "*2.* KPI Net promoter score" in text_of(first)
+    assert "*2.* KPI Net promoter score" in text_of(again)
+    assert "*3.* `KR-6` Cut churn" in text_of(again)
 
 
 async def test_okr_away_pauses_prompts_until_a_date(box: Sandbox) -> None:

@@ -3,6 +3,7 @@ finding a prompt in a DM's history."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -13,7 +14,9 @@ from bot.progress import KpiStatus, KrStatus
 from bot.services.checkins import (
     CheckinItem,
     ReplyResult,
+    as_listed,
     latest_slot,
+    listing_of,
     parse_until,
     round_key,
 )
@@ -111,6 +114,22 @@ def test_undone_says_what_was_put_back() -> None:
 
 
 JAKARTA_MONDAY_10 = dt.datetime(2026, 11, 16, 3, 0, tzinfo=dt.UTC)
+
+
+def test_items_keep_the_numbers_their_prompt_gave_them() -> None:
+    kr, kpi, initiative = ITEMS
+    listing = listing_of(ITEMS)
+    assert listing == ["kr:1", "kpi:3", "initiative:9"]
+    # Now: KR-1, a KR added since (listed second among KRs), the KPI; the initiative is done.
+    added = CheckinItem(n=2, kind="kr", ref_id=7, title="Cut churn", short_id="KR-7")
+    now = (kr, added, dataclasses.replace(kpi, n=3))
+    renumbered = as_listed(now, listing)
+    assert [(item.n, item.kind, item.ref_id) for item in renumbered] == [
+        (1, "kr", 1),
+        (2, "kpi", 3),
+        (4, "kr", 7),  # after the prompt's three: 3 stays the initiative's, gone
+    ]
+    assert as_listed(now, None) == now and as_listed(now, []) == now
 
 
 def test_latest_slot_in_the_teams_timezone() -> None:

@@ -20,7 +20,7 @@ Nothing here talks to Slack: the jobs and handlers send, then report back.
 """
 
 from bot.services.checkins.away import parse_until, set_away
-from bot.services.checkins.members import member_items
+from bot.services.checkins.members import as_listed, listing_of, member_items
 from bot.services.checkins.model import (
     DEACTIVATED,
     GRACE,
@@ -103,6 +103,7 @@ __all__ = [
     "RoundWork",
     "abandoned_teams",
     "answer_question",
+    "as_listed",
     "beat",
     "claim_prompt",
     "close_rounds",
@@ -111,6 +112,7 @@ __all__ = [
     "find_team",
     "is_away",
     "latest_slot",
+    "listing_of",
     "mark_failed",
     "mark_reminded",
     "mark_sent",

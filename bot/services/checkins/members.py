@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement
@@ -98,6 +100,29 @@ async def items_of_members(
         own = [item for team, item in owned.get(user_id, []) if team_id in (None, team)]
         found[user_id, team_id] = tuple(CheckinItem(n, **item) for n, item in enumerate(own, 1))
     return found
+
+
+def listing_of(items: Iterable[CheckinItem]) -> list[str]:
+    """What a prompt keeps of the items it lists, in its order: each one's kind and id."""
+    return [f"{item.kind}:{item.ref_id}" for item in items]
+
+
+def as_listed(
+    items: Sequence[CheckinItem], listing: Sequence[str] | None
+) -> tuple[CheckinItem, ...]:
+    """The member's items numbered as their prompt listed them (`listing_of`): an item keeps
+    the number the member saw, one added since comes after the prompt's, and the number of
+    one gone since (closed, handed over) is given to no other. Without a listing (no prompt,
+    or one from before listings were kept), the items as numbered now."""
+    if not listing:
+        return tuple(items)
+    seen = {key: n for n, key in enumerate(listing, 1)}
+    added = itertools.count(len(listing) + 1)
+    numbered = [
+        dataclasses.replace(item, n=seen.get(f"{item.kind}:{item.ref_id}") or next(added))
+        for item in items
+    ]
+    return tuple(sorted(numbered, key=lambda item: item.n))
 
 
 # (team id, owner, the item's fields but its number): what the three item statements give, in

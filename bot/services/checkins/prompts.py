@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import PromptState
-from bot.services.checkins.members import _person, member_items
+from bot.services.checkins.members import _person, as_listed, listing_of, member_items
 from bot.services.checkins.model import DEACTIVATED, LEASE, NO_ITEMS, CheckinItem, Delivery
 from bot.services.checkins.rounds import _lapsed
 from bot.services.checkins.schedules import is_away
@@ -69,6 +69,7 @@ async def claim_prompt(
                 due_at=due_at,
                 claimed_at=now,
                 error=error,
+                listing=listing_of(items),
             )
             session.add(row)
             await session.flush()
@@ -82,11 +83,11 @@ async def claim_prompt(
     )
 
 
-async def _prompt_id(session: AsyncSession, round_id: int, user_id: str) -> int:
-    query = select(CheckinPrompt.id).where(
+async def _prompt_of(session: AsyncSession, round_id: int, user_id: str) -> CheckinPrompt:
+    query = select(CheckinPrompt).where(
         CheckinPrompt.round_id == round_id, CheckinPrompt.user_id == user_id
     )
-    return (await session.exec(query)).one() or 0
+    return (await session.exec(query)).one()
 
 
 def _initial_state(
@@ -131,6 +132,7 @@ async def reclaim_prompt(
             return None
         person = await _person(session, prompt.workspace_id, prompt.user_id)
         items = await member_items(session, prompt.workspace_id, prompt.user_id, team.id, now)
+        items = as_listed(items, prompt.listing)  # the sender that died may have sent these
     return Delivery(
         prompt_id,
         prompt.workspace_id,
@@ -195,8 +197,8 @@ async def prompt_now(
         person = await _person(session, workspace_id, user_id)
     prompt_id = round_id = None
     if open_round is not None:
-        prompt_id = await _claim_for_caller(database, open_round, user_id, now)
-        round_id = open_round.id
+        prompt_id, listing = await _claim_for_caller(database, open_round, user_id, now, items)
+        items, round_id = as_listed(items, listing), open_round.id
     locale = person.locale if person else None
     team_name = team.name if team else ""
     return Delivery(prompt_id, workspace_id, user_id, locale, team_name, items, round_id)
@@ -222,9 +224,14 @@ async def _open_round_of(
 
 
 async def _claim_for_caller(
-    database: Database, round_: CheckinRound, user_id: str, now: dt.datetime
-) -> int | None:
-    """The caller's prompt row in the round: claimed now, or the one already there."""
+    database: Database,
+    round_: CheckinRound,
+    user_id: str,
+    now: dt.datetime,
+    items: Sequence[CheckinItem],
+) -> tuple[int | None, list[str] | None]:
+    """The caller's prompt row in the round, claimed now listing `items`, or the one already
+    there; with the listing its DMs number the items by (an earlier prompt's, if it had one)."""
     try:
         async with database.session() as session:
             row = CheckinPrompt(
@@ -233,10 +240,15 @@ async def _claim_for_caller(
                 user_id=user_id,
                 due_at=now,
                 claimed_at=now,
+                listing=listing_of(items),
             )
             session.add(row)
             await session.flush()
-            return row.id
+            return row.id, row.listing
     except IntegrityError:
         async with database.session() as session:
-            return await _prompt_id(session, round_.id or 0, user_id)
+            row = await _prompt_of(session, round_.id or 0, user_id)
+            if not row.listing:  # a prompt that listed nothing, or from before listings
+                row.listing = listing_of(items)
+                session.add(row)
+            return row.id, row.listing

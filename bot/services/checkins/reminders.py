@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import PromptState
-from bot.services.checkins.members import _person, member_items
+from bot.services.checkins.members import _person, as_listed, member_items
 from bot.services.checkins.model import (
     GRACE,
     LEASE,
@@ -94,6 +94,7 @@ async def _claim_reminder(
         round_ = await session.get(CheckinRound, prompt.round_id)
         team_id = round_.team_id if round_ else None
         items = await member_items(session, prompt.workspace_id, prompt.user_id, team_id, now)
+        items = as_listed(items, prompt.listing)
     return Reminder(
         prompt.id or 0,
         prompt.workspace_id,

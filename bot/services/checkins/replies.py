@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import PromptState, Source
 from bot.replies import ItemUpdate, Reading
-from bot.services.checkins.members import _people, items_of_members
+from bot.services.checkins.members import _people, as_listed, items_of_members
 from bot.services.checkins.model import NO_ITEMS, CheckinItem, IncomingReply, ReplyResult, _Applied
 from bot.services.checkins.questions import asks_of
 from bot.services.checkins.recording import apply_item
@@ -162,7 +162,7 @@ async def read_replies(
             people = await _people(session, workspace_id, users)
             for at, message in batch:
                 prompt, team_id = answered[at]
-                own = items[message.user_id, team_id]
+                own = as_listed(items[message.user_id, team_id], prompt and prompt.listing)
                 context[at] = (prompt, own, people.get(message.user_id))
     jobs, asked = [], []
     for at, message in enumerate(messages):
