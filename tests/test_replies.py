@@ -5,14 +5,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from babel.numbers import NumberFormatError, parse_decimal
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.replies import Item, ItemUpdate, Reading, item_from_dict, read_reply, reading_to_dict
 from bot.replies.index import without_title
+from bot.replies.values import _UNSURE, _babel_locale, _plain_decimal
 from bot.replycases import check_case
 
 PUBLIC_CASES = Path(__file__).resolve().parents[2] / "shared" / "parser-cases.jsonl"
@@ -238,3 +241,26 @@ def test_a_pasted_title_is_blanked_exactly_as_its_pattern_would(title: str, text
     pattern = re.compile(r"\W*".join(map(re.escape, words)), re.IGNORECASE)
     expected = pattern.sub(" ", text) if len(words) >= 2 else text
     assert without_title(title, text) == expected
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    number=st.from_regex(
+        r"[0-9]{1,9}([.,][0-9]{1,6})?|[0-9]{1,3}([.,][0-9]{3}){1,3}", fullmatch=True
+    ),
+    locale=st.sampled_from(["en", "id"]),
+)
+@example(number="74.5", locale="id")
+@example(number="1,240", locale="en")
+@example(number="007", locale="en")
+def test_a_plain_number_reads_as_babel_reads_it(number: str, locale: str) -> None:
+    # The reader reads plain digits itself, without Babel; where it is sure, Babel's strict
+    # reading must agree, in both locales.
+    expected: Decimal | None
+    try:
+        expected = parse_decimal(number, locale=_babel_locale(locale), strict=True)
+    except NumberFormatError:
+        expected = None
+    plain = _plain_decimal(number, locale)
+    if plain is not _UNSURE:
+        assert plain == expected

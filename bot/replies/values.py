@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from babel import Locale
-from babel.numbers import NumberFormatError, parse_decimal
+from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
 
 from bot.i18n import cldr_locale
 from bot.replies.patterns import (
@@ -143,10 +143,45 @@ def _number_options(number: str) -> dict[str, Decimal]:
 @lru_cache(maxsize=2048)
 def _strict_decimal(number: str, locale: str) -> Decimal | None:
     """The number read strictly in one locale's CLDR convention, or None."""
+    plain = _plain_decimal(number, locale)
+    if plain is not _UNSURE:
+        return plain
     try:
         return parse_decimal(number, locale=_babel_locale(locale), strict=True)
     except (NumberFormatError, InvalidOperation, ValueError):
         return None
+
+
+# Digits, and digits with one separator: most values in replies (`74`, `4.8`, `3,75`).
+_PLAIN_RE = re.compile(r"([0-9]+)(?:([.,])([0-9]+))?")
+_UNSURE = Decimal("NaN")  # `_plain_decimal` leaves the number to Babel
+
+
+def _plain_decimal(number: str, locale: str) -> Decimal | None:
+    """What Babel's strict reading gives for a plain number, without Babel (a fifth of the
+    reader's time went to it): digits alone are an integer; one separator followed by other
+    than three digits is the locale's decimal mark, or is no number (a group of the wrong
+    size). Three digits after it may be either, and anything else is unusual: `_UNSURE`.
+    A property test holds this to Babel's own answer."""
+    plain = _PLAIN_RE.fullmatch(number)
+    if plain is None:
+        return _UNSURE
+    whole, separator, fraction = plain.groups()
+    if separator is None:
+        return Decimal(whole)
+    if len(fraction) == 3:
+        return _UNSURE
+    symbols = _separators(locale)
+    if separator == symbols[0]:
+        return Decimal(f"{whole}.{fraction}")
+    return None if separator == symbols[1] else _UNSURE
+
+
+@lru_cache(maxsize=4)
+def _separators(locale: str) -> tuple[str, str]:
+    """The locale's decimal mark and group separator."""
+    babel = _babel_locale(locale)
+    return get_decimal_symbol(babel), get_group_symbol(babel)
 
 
 @lru_cache(maxsize=4)
