@@ -117,7 +117,7 @@ JAKARTA_MONDAY_10 = dt.datetime(2026, 11, 16, 3, 0, tzinfo=dt.UTC)
 
 
 def test_items_keep_the_numbers_their_prompt_gave_them() -> None:
-    kr, kpi, initiative = ITEMS
+    kr, kpi, _ = ITEMS
     listing = listing_of(ITEMS)
     assert listing == ["kr:1", "kpi:3", "initiative:9"]
     # Now: KR-1, a KR added since (listed second among KRs), the KPI; the initiative is done.

@@ -114,7 +114,7 @@ def as_listed(
     the number the member saw, one added since comes after the prompt's, and the number of
     one gone since (closed, handed over) is given to no other. Without a listing (no prompt,
     or one from before listings were kept), the items as numbered now."""
-    if not listing:
+    if not listing or listing_of(items) == listing:  # nothing changed since: the usual case
         return tuple(items)
     seen = {key: n for n, key in enumerate(listing, 1)}
     added = itertools.count(len(listing) + 1)
