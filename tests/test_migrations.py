@@ -299,3 +299,52 @@ async def test_key_results_keep_room_to_be_updated_in_place(empty_db_url: str) -
         assert await _keyresult_options(database) == (["fillfactor=50"] if postgres else [])
     finally:
         await database.dispose()
+
+
+async def test_prompts_from_before_listings_keep_everything_and_list_nothing(
+    empty_db_url: str,
+) -> None:
+    """Revision 0012 on a round sent under 0011: the prompt keeps every value and has no
+    listing (its replies are read against the items as numbered now); undone and redone on
+    both databases, the schema still equals the models."""
+    database = Database.connect(empty_db_url)
+    try:
+        await upgrade(database, "0011")
+        await _insert_flat_workspace(database)
+        async with database.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO checkinround (id, workspace_id, team_id, scheduled_for,"
+                    " opened_at, closes_at) VALUES (1, 'T0', 1, '2026-11-16 09:00:00',"
+                    " '2026-11-16 09:00:00', '2026-11-17 09:00:00')"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO checkinprompt (id, workspace_id, round_id, user_id, state,"
+                    " channel_id, message_ts, claimed_at, reminder_attempts) VALUES (1, 'T0', 1,"
+                    " 'U0A', 'sent', 'D0A', '1795000000.000100', '2026-11-16 09:00:01', 0)"
+                )
+            )
+        await upgrade(database)
+        async with database.engine.connect() as connection:
+            found = await connection.execute(text("SELECT * FROM checkinprompt"))
+            prompt = found.mappings().one()
+        assert (prompt["state"], prompt["message_ts"], prompt["listing"]) == (
+            "sent",
+            "1795000000.000100",
+            None,
+        )
+        await downgrade(database, "0011")
+        async with database.engine.connect() as connection:
+            columns = await connection.run_sync(
+                lambda c: {column["name"] for column in inspect(c).get_columns("checkinprompt")}
+            )
+        assert "listing" not in columns and "message_ts" in columns
+        await upgrade(database)
+        async with database.engine.connect() as connection:
+            diff = await connection.run_sync(_diff)
+            count = (await connection.execute(text("SELECT count(*) FROM checkinprompt"))).scalar()
+    finally:
+        await database.dispose()
+    assert diff == [] and count == 1
