@@ -17,12 +17,14 @@ from bot.replies.patterns import (
     _DURATION_JOIN_RE,
     _DURATION_PART_RE,
     _HOURS_MINUTES_RE,
+    _NEXT_WORD_RE,
     _NUMBER_RE,
     _SUFFIX_RE,
     _TRAILING_MINUTES_RE,
     _WORD_RE,
 )
 from bot.replies.words import (
+    ADDED_WORDS,
     AMBIGUOUS_MILLION,
     APPROXIMATE_SUFFIXES,
     CURRENCY_WORDS,
@@ -85,7 +87,11 @@ def _read_number(text: str, match: re.Match[str]) -> _Expr:
         return _Expr(match.start(), end, glued=True)
     sign = Decimal(-1) if match.group("sign") == "-" and _sign_allowed(text, match) else 1
     values = {key: options[key] * scale[key] * sign for key in ("en", "id")}
-    relative = match.group("sign") == "+" or _relative_before(text, match.start())
+    relative = (
+        match.group("sign") == "+"
+        or _relative_before(text, match.start())
+        or _added_after(text, end)
+    )
     return _Expr(match.start(), end, values, relative=relative)
 
 
@@ -99,6 +105,15 @@ def _relative_before(text: str, start: int) -> bool:
     """Whether the word before a value makes it a change (`up 2`, `naik 2`)."""
     words = _WORD_RE.findall(text[max(0, start - 40) : start])  # only the word before counts
     return bool(words) and words[-1].casefold() in RELATIVE_WORDS
+
+
+def _added_after(text: str, end: int) -> bool:
+    """Whether the word right after a value makes it an amount added (`2 more`, `5 lagi`),
+    which the reader does not turn into a new value; `72 more or less` is not one."""
+    after = _NEXT_WORD_RE.match(text, end)
+    if after is None or after.group(1).casefold() not in ADDED_WORDS:
+        return False
+    return not re.match(r"\s+or\s+less\b", text[after.end() :], re.IGNORECASE)
 
 
 def _read_suffix(text: str, pos: int, currency: str) -> tuple[int, Mapping[str, Decimal], bool]:

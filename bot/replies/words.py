@@ -175,6 +175,9 @@ RELATIVE_WORDS: frozenset[str] = frozenset((
     "berkurang", "grew", "fell", "rose", "gained", "lost", "improved", "dropped", "increased",
     "decreased",
 ))  # fmt: skip
+# Right after a value, these make it an amount added, not the new value: "booked 2 more demos",
+# "5 extra", "2 lagi", "3 tambahan" ("72 more or less" is about 72: see values._added_after).
+ADDED_WORDS: frozenset[str] = frozenset(("more", "extra", "additional", "lagi", "tambahan"))
 # Words of movement between an item's name and its value: "fell to 71", "naik jadi 10%".
 # Beside a value they say nothing of their own; right before one, RELATIVE_WORDS still
 # make it a change ("up 2").
