@@ -397,6 +397,18 @@ async def test_a_reply_is_recorded_once_and_confirmed_in_its_thread(box: Sandbox
     assert prompt.state == "answered" and updates[0].round_id == prompt.round_id
 
 
+async def test_a_kr_said_unchanged_is_confirmed_and_the_rest_recorded(box: Sandbox) -> None:
+    await run_round(box)
+    answer = await reply(box, "U0BOB", "1: tetap\n2: selesai")
+    text = text_of(answer)
+    assert "KR-2 Reduce average reply time from 6 h to 4 h*: 5,2 h (tetap)" in text
+    assert "berjalan → selesai" in text
+    (update,) = await rows(box.database, KrUpdate)
+    assert (update.old_value, update.new_value, update.source) == (5.2, 5.2, "dm")
+    (prompt,) = [p for p in await rows(box.database, CheckinPrompt) if p.user_id == "U0BOB"]
+    assert prompt.state == "answered"
+
+
 async def test_a_kpi_value_moves_its_linked_kr(box: Sandbox) -> None:
     await run_round(box)
     await reply(box, "U0ALICE", "2: 77")

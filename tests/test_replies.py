@@ -171,6 +171,20 @@ def test_reading_to_dict_lists_only_the_fields_that_are_set() -> None:
     }
 
 
+def test_an_item_said_unchanged_on_its_own_is_named_as_such() -> None:
+    # `no change` of the whole reply confirms everything; of one item, only that item.
+    reading = read_reply("NPS same as last week\nreply time 4.5", SUPPORT_ITEMS)
+    assert (reading.updates, reading.same, reading.no_change) == (
+        (ItemUpdate(2, 4.5),),
+        (1,),
+        False,
+    )
+    assert reading_to_dict(reading)["same"] == [1]
+    assert read_reply("trafik tetap, clv 1,1 jt", INDONESIAN_ITEMS, locale="id").same == (3,)
+    assert read_reply("no change", SUPPORT_ITEMS) == Reading(updates=(), no_change=True)
+    assert read_reply("skip", SUPPORT_ITEMS).same == ()
+
+
 def test_readings_are_immutable() -> None:
     reading = read_reply("1: 74", SUPPORT_ITEMS)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -222,6 +236,8 @@ def test_any_text_reads_without_raising_and_within_the_rules(
     for update in reading.updates:
         assert update.confidence is None or 0 <= update.confidence <= 10
     assert not (reading.updates and (reading.skip or reading.no_change))
+    assert set(reading.same) <= {item.n for item in items} - set(numbers)
+    assert not (reading.same and (reading.skip or reading.no_change))
     assert all(fragment and fragment == fragment.strip() for fragment in reading.unread)
     for question in reading.questions:  # a doubt: a fragment and likely readings of it
         assert question.text and question.text not in reading.unread

@@ -79,14 +79,18 @@ def item_from_dict(data: Mapping[str, object]) -> Item:
 
 
 def reading_to_dict(reading: Reading) -> dict[str, object]:
-    """A `Reading` as JSON-ready data; an update lists only the fields that are set."""
-    return {
+    """A `Reading` as JSON-ready data; an update lists only the fields that are set, and
+    `same` (the items said to be unchanged on their own) is there only when there are some."""
+    data: dict[str, object] = {
         "updates": [_update_to_dict(update) for update in reading.updates],
         "skip": reading.skip,
         "no_change": reading.no_change,
         "unread": list(reading.unread),
         "questions": [_question_to_dict(question) for question in reading.questions],
     }
+    if reading.same:
+        data["same"] = list(reading.same)
+    return data
 
 
 def _question_to_dict(question: Question) -> dict[str, object]:

@@ -87,7 +87,10 @@ class _Reply:
         unread = self.unread if read_any else self.unread + self.courtesy
         asked = {question.text for question in self.questions}  # asked about, not shown back
         unread = [fragment for fragment in unread if fragment not in asked]
-        return Reading(updates, skip, no_change, tuple(_dedupe(unread)), tuple(self.questions))
+        same = () if skip or no_change else tuple(sorted(self.same - set(self.drafts)))
+        return Reading(
+            updates, skip, no_change, tuple(_dedupe(unread)), tuple(self.questions), same
+        )
 
     def ask(self, fragment: str, candidates: Iterable[ItemUpdate]) -> None:
         """A doubt about a fragment: asked about instead of shown back as unread."""

@@ -53,3 +53,6 @@ class Reading:
     no_change: bool = False
     unread: tuple[str, ...] = ()
     questions: tuple[Question, ...] = ()
+    # Items said to be unchanged on their own (`NPS unchanged`, `1: same`), not in `updates`;
+    # a whole reply that says so of everything is `no_change` instead.
+    same: tuple[int, ...] = ()

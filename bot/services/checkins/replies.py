@@ -436,7 +436,8 @@ async def _apply_reading(
     origin: Origin,
     now: dt.datetime,
 ) -> _Applied:
-    """Record each update the reader was sure of; `no change` confirms the KRs not mentioned."""
+    """Record each update the reader was sure of; `no change` confirms the KRs not mentioned,
+    and a KR said to be unchanged on its own (`NPS unchanged`) is confirmed too."""
     applied = _Applied()
     if reading.skip:
         return applied
@@ -447,14 +448,14 @@ async def _apply_reading(
             await apply_item(
                 session, item, said=update_, actor=actor, origin=origin, now=now, applied=applied
             )
-    if reading.no_change:
-        mentioned = {update_.n for update_ in reading.updates}
-        for item in items:
-            if item.kind == "kr" and item.n not in mentioned:
-                said = ItemUpdate(item.n)
-                await apply_item(
-                    session, item, said=said, actor=actor, origin=origin, now=now, applied=applied
-                )
+    mentioned = {update_.n for update_ in reading.updates}
+    for item in items:
+        unchanged = item.n in reading.same or (reading.no_change and item.n not in mentioned)
+        if item.kind == "kr" and unchanged:
+            said = ItemUpdate(item.n)
+            await apply_item(
+                session, item, said=said, actor=actor, origin=origin, now=now, applied=applied
+            )
     return applied
 
 
