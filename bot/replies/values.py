@@ -27,9 +27,11 @@ from bot.replies.words import (
     ADDED_WORDS,
     AMBIGUOUS_MILLION,
     APPROXIMATE_SUFFIXES,
+    BEFORE_WORDS,
     CURRENCY_WORDS,
     FILLER_WORDS,
     MULTIPLIERS,
+    NOW_WORDS,
     PERCENT_WORDS,
     PREVIOUS_MARKERS,
     RELATIVE_WORDS,
@@ -256,7 +258,7 @@ def _pick_expr(head: str, exprs: Sequence[_Expr]) -> _Expr | None:
     if len(exprs) == 1:
         return None if exprs[0].relative else exprs[0]
     between = head[exprs[0].end : exprs[1].start]
-    if len(exprs) == 2 and _connects(between):
+    if len(exprs) == 2 and (_connects(between) or _first_is_old(head, exprs[0], exprs[1])):
         return None if exprs[1].relative else exprs[1]
     if len(exprs) == 2 and _points_back(between):
         return None if exprs[0].relative else exprs[0]
@@ -274,6 +276,22 @@ def _connects(between: str) -> bool:
     return all(
         word in FILLER_WORDS or word in TARGET_CONNECTORS or word in TURN_WORDS for word in words
     )
+
+
+def _first_is_old(head: str, first: _Expr, second: _Expr) -> bool:
+    """`74 last week, 76 this week`, `last week 74, 76 now`, `74 minggu lalu, 76 minggu ini`:
+    the first value's own clause says it is from before, and after the break nothing but
+    "now" words stand before the second."""
+    between = head[first.end : second.start]
+    cut = re.search(r"[,;]", between)
+    if cut is None:
+        return False
+    start = max(head.rfind(",", 0, first.start), head.rfind(";", 0, first.start)) + 1
+    own = _WORD_RE.findall(head[start : first.start] + " " + between[: cut.start()])
+    if not any(word.casefold() in BEFORE_WORDS for word in own):
+        return False
+    rest = [word.casefold() for word in _WORD_RE.findall(between[cut.end() :])]
+    return all(word in NOW_WORDS or word in FILLER_WORDS for word in rest)
 
 
 def _points_back(between: str) -> bool:

@@ -161,6 +161,17 @@ PREVIOUS_MARKERS: frozenset[str] = frozenset((
     "from", "was", "vs", "versus", "previously", "previous", "prev", "last", "compared",
     "dari", "sebelumnya", "kemarin", "lalu", "dibanding", "dibandingkan",
 ))  # fmt: skip
+# In the clause of the first of two values, these say it is the old one and the second, after
+# the break, the new one: "74 last week, 76 this week", "last month 1,180; 1,250 now".
+BEFORE_WORDS: frozenset[str] = frozenset((
+    "last", "before", "previously", "previous", "prev", "earlier", "yesterday", "ago", "lalu",
+    "kemarin", "sebelumnya", "sebelum", "tadinya",
+))  # fmt: skip
+# Words that say "now" of the second value ("this week", "minggu ini", "today").
+NOW_WORDS: frozenset[str] = frozenset((
+    "now", "this", "today", "currently", "current", "week", "month", "quarter", "sekarang",
+    "kini", "ini", "saat", "minggu", "bulan", "hari", "kuartal", "sudah", "udah", "jadi",
+))  # fmt: skip
 # A value said with these is a forecast or a range, not where the item stands now.
 FORECAST_WORDS: tuple[str, ...] = (
     "will", "would", "should", "could", "expect", "expected", "expecting", "forecast",
