@@ -112,11 +112,11 @@ def _initiative_value(head: str, segment: _Segment, status: str | None, said: st
 def _metric_value(head: str, segment: _Segment) -> _Said:
     """The value of a KR/KPI segment, or unsure when the numbers in it do not settle one."""
     exprs = _without_counts(head, _scan_values(head, segment), segment)
-    chosen = _pick_expr(head, exprs)
+    chosen = _pick_expr(head, exprs, segment.known)
     rejected: tuple[str, ...] = ()
     if chosen is None and not segment.strict:
         head, exprs, rejected = _first_clause(head, exprs)
-        chosen = _pick_expr(head, exprs)
+        chosen = _pick_expr(head, exprs, segment.known)
     if chosen is None:
         unsure = bool(exprs) or (segment.strict and _has_unknown_words(head, segment.known))
         return _Said(unsure=unsure, doubt=_candidates(head, exprs, segment))

@@ -13,6 +13,7 @@ from babel import Locale
 from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
 
 from bot.i18n import cldr_locale
+from bot.replies.index import _norm
 from bot.replies.patterns import (
     _DURATION_JOIN_RE,
     _DURATION_PART_RE,
@@ -251,22 +252,26 @@ def _next_part(text: str, pos: int) -> bool:
     return joined is not None and _DURATION_PART_RE.match(text, joined.end()) is not None
 
 
-def _pick_expr(head: str, exprs: Sequence[_Expr]) -> _Expr | None:
-    """The one value of a segment: a single clean value, or the last of `from 72 to 74`."""
+def _pick_expr(
+    head: str, exprs: Sequence[_Expr], known: frozenset[str] = frozenset()
+) -> _Expr | None:
+    """The one value of a segment: a single clean value, or the last of `from 72 to 74` (the
+    item's own words may stand between: `up 2 points to 74`)."""
     if not exprs or any(expr.glued for expr in exprs):
         return None
     if len(exprs) == 1:
         return None if exprs[0].relative else exprs[0]
     between = head[exprs[0].end : exprs[1].start]
-    if len(exprs) == 2 and (_connects(between) or _first_is_old(head, exprs[0], exprs[1])):
+    if len(exprs) == 2 and (_connects(between, known) or _first_is_old(head, exprs[0], exprs[1])):
         return None if exprs[1].relative else exprs[1]
     if len(exprs) == 2 and _points_back(between):
         return None if exprs[0].relative else exprs[0]
     return None
 
 
-def _connects(between: str) -> bool:
-    """`72 to 74`, `72 -> 74`, `52k last week, now 55k`: the second value is the new one."""
+def _connects(between: str, known: frozenset[str] = frozenset()) -> bool:
+    """`72 to 74`, `72 -> 74`, `52k last week, now 55k`, `up 2 points to 74` (`points` the
+    item's unit, among its `known` words): the second value is the new one."""
     text = between.strip(" ,").casefold()
     if text.endswith(("->", "=>", "→", ">")):
         text = text.rstrip("-=>→ ") + " to"
@@ -274,7 +279,11 @@ def _connects(between: str) -> bool:
     if not words or words[-1] not in TARGET_CONNECTORS:
         return False
     return all(
-        word in FILLER_WORDS or word in TARGET_CONNECTORS or word in TURN_WORDS for word in words
+        word in FILLER_WORDS
+        or word in TARGET_CONNECTORS
+        or word in TURN_WORDS
+        or _norm(word) in known
+        for word in words
     )
 
 
