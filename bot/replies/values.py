@@ -116,7 +116,10 @@ def _added_after(text: str, end: int) -> bool:
     after = _NEXT_WORD_RE.match(text, end)
     if after is None or after.group(1).casefold() not in ADDED_WORDS:
         return False
-    return not re.match(r"\s+or\s+less\b", text[after.end() :], re.IGNORECASE)
+    return _OR_LESS_RE.match(text, after.end()) is None
+
+
+_OR_LESS_RE = re.compile(r"\s+or\s+less\b", re.IGNORECASE)
 
 
 def _read_suffix(text: str, pos: int, currency: str) -> tuple[int, Mapping[str, Decimal], bool]:
