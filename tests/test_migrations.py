@@ -52,6 +52,21 @@ async def downgrade(database: Database, revision: str) -> None:
         await connection.run_sync(_downgrade)
 
 
+async def _columns(database: Database, table: str) -> set[str]:
+    async with database.engine.connect() as connection:
+        return await connection.run_sync(
+            lambda c: {column["name"] for column in inspect(c).get_columns(table)}
+        )
+
+
+async def _diff_and_count(database: Database, table: str) -> tuple[list, int]:
+    """How the schema differs from the models (nothing, as a rule), and `table`'s rows."""
+    async with database.engine.connect() as connection:
+        diff = await connection.run_sync(_diff)
+        count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+    return diff, count or 0
+
+
 async def _insert_flat_workspace(database: Database) -> None:
     """Rows as revision 0004 knew them: a team, a cycle, an objective and its KR."""
     statements = [
@@ -66,6 +81,11 @@ async def _insert_flat_workspace(database: Database) -> None:
         " target, \"current\", unit, weight, aliases, position, updated_at) VALUES (1, 'T0', 7,"
         " 1, 'Reply time', 'U0A', 6, 4, 5, 'h', 1, '[]', 0, '2026-10-02')",
     ]
+    await _execute(database, *statements)
+
+
+async def _execute(database: Database, *statements: str) -> None:
+    """Run these SQL statements in one transaction: rows as an older revision knew them."""
     async with database.engine.begin() as connection:
         for statement in statements:
             await connection.execute(text(statement))
@@ -119,15 +139,10 @@ async def test_alignment_downgrade_and_upgrade_again(empty_db_url: str) -> None:
                 await downgrade(database, "0005")
         else:
             await downgrade(database, "0005")
-            async with database.engine.connect() as connection:
-                columns = await connection.run_sync(
-                    lambda c: {column["name"] for column in inspect(c).get_columns("objective")}
-                )
+            columns = await _columns(database, "objective")
             assert "parent_id" not in columns and "weight" not in columns
             await upgrade(database)
-        async with database.engine.connect() as connection:
-            diff = await connection.run_sync(_diff)
-            count = (await connection.execute(text("SELECT count(*) FROM objective"))).scalar()
+        diff, count = await _diff_and_count(database, "objective")
     finally:
         await database.dispose()
     assert diff == [] and count == 1
@@ -141,14 +156,14 @@ async def test_webhooks_upgrade_and_downgrade_keep_everything_else(empty_db_url:
         await upgrade(database, "0006")
         await _insert_flat_workspace(database)
         await upgrade(database, "0007")
-        async with database.engine.begin() as connection:
-            await connection.execute(
-                text(
-                    "INSERT INTO webhook (id, workspace_id, url, events, secret, created_at)"
-                    " VALUES (1, 'T0', 'https://example.com/h', '[\"kr.updated\"]', 's',"
-                    " '2026-11-30')"
-                )
-            )
+        await _execute(
+            database,
+            (
+                "INSERT INTO webhook (id, workspace_id, url, events, secret, created_at)"
+                " VALUES (1, 'T0', 'https://example.com/h', '[\"kr.updated\"]', 's',"
+                " '2026-11-30')"
+            ),
+        )
         await downgrade(database, "0006")
         async with database.engine.connect() as connection:
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
@@ -201,14 +216,14 @@ async def test_pull_sources_upgrade_keeps_kpis_and_undoes_cleanly(empty_db_url: 
     try:
         await upgrade(database, "0008")
         await _insert_flat_workspace(database)
-        async with database.engine.begin() as connection:
-            await connection.execute(
-                text(
-                    "INSERT INTO kpi (id, workspace_id, team_id, name, unit, direction, target,"
-                    " period, aliases) VALUES (1, 'T0', 1, 'Tickets', '', 'lower_is_better',"
-                    " 1000, 'monthly', '[]')"
-                )
-            )
+        await _execute(
+            database,
+            (
+                "INSERT INTO kpi (id, workspace_id, team_id, name, unit, direction, target,"
+                " period, aliases) VALUES (1, 'T0', 1, 'Tickets', '', 'lower_is_better',"
+                " 1000, 'monthly', '[]')"
+            ),
+        )
         await upgrade(database)
         async with database.engine.connect() as connection:
             kpi = (await connection.execute(text("SELECT * FROM kpi"))).mappings().one()
@@ -217,14 +232,9 @@ async def test_pull_sources_upgrade_keeps_kpis_and_undoes_cleanly(empty_db_url: 
         await downgrade(database, "0008")
         async with database.engine.connect() as connection:
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
-            columns = await connection.run_sync(
-                lambda c: {column["name"] for column in inspect(c).get_columns("kpi")}
-            )
-        assert "sourcestate" not in tables and "source" not in columns
+        assert "sourcestate" not in tables and "source" not in await _columns(database, "kpi")
         await upgrade(database)
-        async with database.engine.connect() as connection:
-            diff = await connection.run_sync(_diff)
-            count = (await connection.execute(text("SELECT count(*) FROM kpi"))).scalar()
+        diff, count = await _diff_and_count(database, "kpi")
     finally:
         await database.dispose()
     assert diff == [] and count == 1
@@ -240,14 +250,14 @@ async def test_retrospective_upgrade_owes_nothing_for_cycles_closed_before_it(
     try:
         await upgrade(database, "0009")
         await _insert_flat_workspace(database)
-        async with database.engine.begin() as connection:
-            await connection.execute(text("UPDATE cycle SET closed_at = '2027-01-02 10:00:00'"))
-            await connection.execute(
-                text(
-                    "INSERT INTO membership (id, workspace_id, team_id, user_id, role)"
-                    " VALUES (1, 'T0', 1, 'U0M', 'manager')"
-                )
-            )
+        await _execute(
+            database,
+            "UPDATE cycle SET closed_at = '2027-01-02 10:00:00'",
+            (
+                "INSERT INTO membership (id, workspace_id, team_id, user_id, role)"
+                " VALUES (1, 'T0', 1, 'U0M', 'manager')"
+            ),
+        )
         await upgrade(database)
         async with database.engine.connect() as connection:
             owed = (await connection.execute(text("SELECT count(*) FROM retrodelivery"))).scalar()
@@ -260,9 +270,7 @@ async def test_retrospective_upgrade_owes_nothing_for_cycles_closed_before_it(
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert "retrodelivery" not in tables and "cycle" in tables
         await upgrade(database)
-        async with database.engine.connect() as connection:
-            diff = await connection.run_sync(_diff)
-            count = (await connection.execute(text("SELECT count(*) FROM membership"))).scalar()
+        diff, count = await _diff_and_count(database, "membership")
     finally:
         await database.dispose()
     assert diff == [] and count == 1
@@ -311,21 +319,19 @@ async def test_prompts_from_before_listings_keep_everything_and_list_nothing(
     try:
         await upgrade(database, "0011")
         await _insert_flat_workspace(database)
-        async with database.engine.begin() as connection:
-            await connection.execute(
-                text(
-                    "INSERT INTO checkinround (id, workspace_id, team_id, scheduled_for,"
-                    " opened_at, closes_at) VALUES (1, 'T0', 1, '2026-11-16 09:00:00',"
-                    " '2026-11-16 09:00:00', '2026-11-17 09:00:00')"
-                )
-            )
-            await connection.execute(
-                text(
-                    "INSERT INTO checkinprompt (id, workspace_id, round_id, user_id, state,"
-                    " channel_id, message_ts, claimed_at, reminder_attempts) VALUES (1, 'T0', 1,"
-                    " 'U0A', 'sent', 'D0A', '1795000000.000100', '2026-11-16 09:00:01', 0)"
-                )
-            )
+        await _execute(
+            database,
+            (
+                "INSERT INTO checkinround (id, workspace_id, team_id, scheduled_for,"
+                " opened_at, closes_at) VALUES (1, 'T0', 1, '2026-11-16 09:00:00',"
+                " '2026-11-16 09:00:00', '2026-11-17 09:00:00')"
+            ),
+            (
+                "INSERT INTO checkinprompt (id, workspace_id, round_id, user_id, state,"
+                " channel_id, message_ts, claimed_at, reminder_attempts) VALUES (1, 'T0', 1,"
+                " 'U0A', 'sent', 'D0A', '1795000000.000100', '2026-11-16 09:00:01', 0)"
+            ),
+        )
         await upgrade(database)
         async with database.engine.connect() as connection:
             found = await connection.execute(text("SELECT * FROM checkinprompt"))
@@ -336,15 +342,10 @@ async def test_prompts_from_before_listings_keep_everything_and_list_nothing(
             None,
         )
         await downgrade(database, "0011")
-        async with database.engine.connect() as connection:
-            columns = await connection.run_sync(
-                lambda c: {column["name"] for column in inspect(c).get_columns("checkinprompt")}
-            )
+        columns = await _columns(database, "checkinprompt")
         assert "listing" not in columns and "message_ts" in columns
         await upgrade(database)
-        async with database.engine.connect() as connection:
-            diff = await connection.run_sync(_diff)
-            count = (await connection.execute(text("SELECT count(*) FROM checkinprompt"))).scalar()
+        diff, count = await _diff_and_count(database, "checkinprompt")
     finally:
         await database.dispose()
     assert diff == [] and count == 1
