@@ -25,6 +25,7 @@ from bot.replies.words import (
     SKIP_NEGATIONS,
     SKIP_PHRASES,
     SKIP_WORDS,
+    TARGET_WORDS,
     TIME_UNITS,
 )
 
@@ -67,9 +68,7 @@ _COURTESY_RE = re.compile(
 )
 _ALL_RE = _words_regex(ALL_WORDS)
 _FORECAST_RE = _words_regex(FORECAST_WORDS)
-_TARGET_BEFORE_RE = _words_regex(
-    ("target", "targetnya", "goal", "sasaran"), suffix=r"(?:\s+(?:for|untuk|of))?\s*$"
-)
+_TARGET_BEFORE_RE = _words_regex(TARGET_WORDS, suffix=r"(?:\s+(?:for|untuk|of))?\s*$")
 _NO_BLOCKER_RE = _words_regex(NO_BLOCKER_PHRASES)
 _NOTE_LABEL_RE = _words_regex(NOTE_LABELS, suffix=r"\s*(?::|-\s|=)")
 _NOTE_WORD_RE = _words_regex(NOTE_WORDS)

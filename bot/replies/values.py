@@ -38,6 +38,7 @@ from bot.replies.words import (
     RELATIVE_WORDS,
     RUPIAH_MARKS,
     TARGET_CONNECTORS,
+    TARGET_WORDS,
     TIME_UNITS,
     TURN_WORDS,
 )
@@ -266,6 +267,8 @@ def _pick_expr(
         return None if exprs[0].relative else exprs[0]
     between = head[exprs[0].end : exprs[1].start]
     if len(exprs) == 2 and (_connects(between, known) or _first_is_old(head, exprs[0], exprs[1])):
+        if _said_as_target(head, exprs[1]):
+            return None  # `74 to 80 target`: the second is the target; ask, do not guess
         return None if exprs[1].relative else exprs[1]
     if len(exprs) == 2 and _points_back(between):
         return None if exprs[0].relative else exprs[0]
@@ -288,6 +291,12 @@ def _connects(between: str, known: frozenset[str] = frozenset()) -> bool:
         or _norm(word) in known
         for word in words
     )
+
+
+def _said_as_target(head: str, expr: _Expr) -> bool:
+    """Whether the word right after a value makes it the item's target (`80 target`)."""
+    after = _NEXT_WORD_RE.match(head, expr.end)
+    return after is not None and after.group(1).casefold() in TARGET_WORDS
 
 
 def _first_is_old(head: str, first: _Expr, second: _Expr) -> bool:

@@ -186,6 +186,9 @@ RELATIVE_WORDS: frozenset[str] = frozenset((
     "berkurang", "grew", "fell", "rose", "gained", "lost", "improved", "dropped", "increased",
     "decreased",
 ))  # fmt: skip
+# Right before a value ("target 80") or right after one ("74 to 80 target"), these make it
+# the item's target, not where it stands.
+TARGET_WORDS: tuple[str, ...] = ("target", "targetnya", "goal", "sasaran")
 # Right after a value, these make it an amount added, not the new value: "booked 2 more demos",
 # "5 extra", "2 lagi", "3 tambahan" ("72 more or less" is about 72: see values._added_after).
 ADDED_WORDS: frozenset[str] = frozenset(("more", "extra", "additional", "lagi", "tambahan"))
