@@ -104,7 +104,11 @@ async def items_of_members(
 
 def listing_of(items: Iterable[CheckinItem]) -> list[str]:
     """What a prompt keeps of the items it lists, in its order: each one's kind and id."""
-    return [f"{item.kind}:{item.ref_id}" for item in items]
+    return [_listed(item) for item in items]
+
+
+def _listed(item: CheckinItem) -> str:
+    return f"{item.kind}:{item.ref_id}"
 
 
 def as_listed(
@@ -119,8 +123,7 @@ def as_listed(
     seen = {key: n for n, key in enumerate(listing, 1)}
     added = itertools.count(len(listing) + 1)
     numbered = [
-        dataclasses.replace(item, n=seen.get(f"{item.kind}:{item.ref_id}") or next(added))
-        for item in items
+        dataclasses.replace(item, n=seen.get(_listed(item)) or next(added)) for item in items
     ]
     return tuple(sorted(numbered, key=lambda item: item.n))
 
