@@ -409,7 +409,12 @@ class Batches(Generic[T, R]):
     (`DatabaseUnavailable`, after its retries), every piece hears so at once.
 
     Work that can wait names what it gives way to (`behind`): each of its batches starts once
-    that has had nothing to do for a moment, or after `patience` seconds at most."""
+    that has had nothing to do for a moment, or after `patience` seconds at most.
+
+    Work that comes in bursts can wait for company (`gather`): a batch begun while nothing
+    was running waits until no new piece has come for `gather` seconds, or it is full, or
+    `gather_most` seconds have passed. The first few pieces of a burst then go with the ones
+    right behind them instead of alone, and a lone piece waits `gather` seconds."""
 
     def __init__(
         self,
@@ -418,11 +423,15 @@ class Batches(Generic[T, R]):
         *,
         behind: Batches[Any, Any] | None = None,
         patience: float = 0.0,
+        gather: float = 0.0,
+        gather_most: float = 0.0,
     ) -> None:
         self._run = run
         self._limit = limit
         self._behind = behind
         self._patience = patience
+        self._gather = gather
+        self._gather_most = gather_most
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._worker: asyncio.Task[None] | None = None
         self.idle = asyncio.Event()  # set while no piece waits and no batch runs
@@ -439,6 +448,7 @@ class Batches(Generic[T, R]):
 
     async def _drain(self) -> None:
         try:
+            await self._wait_for_company()
             while self._pending:
                 await self._give_way()
                 batch, self._pending = self._pending[: self._limit], self._pending[self._limit :]
@@ -447,6 +457,19 @@ class Batches(Generic[T, R]):
             if not self._pending:
                 self.idle_since = asyncio.get_running_loop().time()
                 self.idle.set()
+
+    async def _wait_for_company(self) -> None:
+        """Before the first batch after an idle spell: let the rest of a burst come in."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self._gather_most
+        while self._gather > 0 and len(self._pending) < self._limit:
+            left = until - loop.time()
+            if left <= 0:
+                return
+            came = len(self._pending)
+            await asyncio.sleep(min(self._gather, left))
+            if len(self._pending) == came:
+                return  # nothing new for `gather` seconds: not a burst, or its end
 
     async def _give_way(self) -> None:
         """Wait until what this gives way to has been idle for `QUIET` seconds (a burst comes

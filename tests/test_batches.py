@@ -1,5 +1,6 @@
 """`storage.db.Batches`: work handed in a piece at a time and done a batch at a time (group
-commit), each piece answered alone; a bad piece fails alone; work that can wait gives way."""
+commit), each piece answered alone; a bad piece fails alone; work that can wait gives way;
+work that comes in bursts waits a moment for company."""
 
 from __future__ import annotations
 
@@ -104,6 +105,45 @@ async def test_work_that_can_wait_goes_after_its_patience_even_in_a_long_burst()
     assert not busy.done()  # it did not wait for the burst to end
     hold.set()
     await busy
+
+
+async def test_a_burst_that_finds_nothing_running_waits_for_its_rest() -> None:
+    """The first pieces of a burst go with the ones right behind them, not in a batch alone."""
+    run = Doubler()
+    batches = Batches(run, limit=10, gather=0.5, gather_most=5.0)
+    first = asyncio.create_task(batches.submit(1))
+    await asyncio.sleep(0.01)  # well within `gather`: the same burst
+    rest = [asyncio.create_task(batches.submit(n)) for n in (2, 3, 4)]
+    assert await asyncio.gather(first, *rest) == [2, 4, 6, 8]
+    assert run.batches == [[1, 2, 3, 4]]
+
+
+async def test_a_lone_piece_waits_for_the_quiet_moment_only() -> None:
+    run = Doubler()
+    batches = Batches(run, limit=10, gather=0.05, gather_most=30.0)
+    assert await asyncio.wait_for(batches.submit(1), timeout=5) == 2
+    assert run.batches == [[1]]
+
+
+async def test_a_full_batch_does_not_wait_for_company() -> None:
+    run = Doubler()
+    batches = Batches(run, limit=3, gather=30.0, gather_most=30.0)
+    tasks = [batches.submit(n) for n in (1, 2, 3)]
+    assert await asyncio.wait_for(asyncio.gather(*tasks), timeout=5) == [2, 4, 6]
+    assert run.batches == [[1, 2, 3]]
+
+
+async def test_a_steady_trickle_is_not_held_past_gather_most() -> None:
+    run = Doubler()
+    batches = Batches(run, limit=100, gather=30.0, gather_most=0.1)
+    tasks = []
+    pieces = list(range(100, 140))
+    for n in pieces:  # one piece every 20 ms: never quiet for `gather`
+        tasks.append(asyncio.create_task(batches.submit(n)))
+        await asyncio.sleep(0.02)
+    await asyncio.gather(*tasks)
+    assert len(run.batches[0]) < len(pieces)  # the first batch ran while pieces still came
+    assert [piece for batch in run.batches for piece in batch] == pieces
 
 
 async def test_a_database_that_fails_the_batch_is_told_to_every_piece_at_once() -> None:

@@ -29,6 +29,12 @@ WRITING = 4
 # The most pieces of work done in one batch (`storage.db.Batches`); the next batch takes
 # whatever arrived meanwhile.
 BATCH = 50
+# A DM that finds none being read waits for company: until no other has come for GATHER
+# seconds, or a batch is full, or GATHER_MOST seconds have passed. A round's replies come in a
+# burst, whose first few DMs are then read and recorded with the ones right behind them, not
+# alone ahead of them (PostgreSQL reply burst p99 0.54-0.85 s, against 0.62-0.91 s without).
+GATHER = 0.01
+GATHER_MOST = 0.05
 # The longest a notice waits for the DMs ahead of it to be recorded.
 NOTICE_PATIENCE = 5.0
 
@@ -70,7 +76,7 @@ class Services:
     _recorded_in: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.reading = Batches(self._read_messages, BATCH)
+        self.reading = Batches(self._read_messages, BATCH, gather=GATHER, gather_most=GATHER_MOST)
         self.inbox = Batches(self._take_messages, BATCH)
         self.kr_updates = Batches(self._update_krs, BATCH)
         self.answers = Batches(
