@@ -16,6 +16,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.webhook.async_client import AsyncWebhookClient, WebhookResponse
 
+from bot.slackclient import sdk_logger
+
 log = logging.getLogger("okrbot.respond")
 
 
@@ -43,7 +45,11 @@ class SessionRespond(AsyncRespond):
         self._shared = session
 
     async def __call__(self, text: str | dict = "", **kwargs: Any) -> WebhookResponse:
-        client = AsyncWebhookClient(url=self.response_url or "", session=self._shared.get())
+        client = AsyncWebhookClient(
+            url=self.response_url or "",
+            session=self._shared.get(),
+            logger=sdk_logger("slack_sdk.webhook.async_client"),
+        )
         message = text if isinstance(text, dict) else {"text": text, **kwargs}
         response = await client.send_dict({k: v for k, v in message.items() if v is not None})
         if response.status_code != 200:
